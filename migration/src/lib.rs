@@ -1,0 +1,17 @@
+//! Database schema of FlowTrack: one migration set for SQLite and PostgreSQL.
+//!
+//! Migrations are written with SeaQuery's schema builder (never raw SQL) so the same
+//! definition produces the right DDL for either backend.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261126_000001_initial;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261126_000001_initial::Migration)]
+    }
+}

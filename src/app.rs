@@ -1,0 +1,155 @@
+//! The router, assembled in one place, and the server around it.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::core::error::{AppError, PROBLEM_JSON, code_and_title, problem_response};
+use crate::core::input::MAX_BODY_BYTES;
+use crate::core::telemetry;
+use crate::routes;
+use crate::state::AppState;
+
+const REQUEST_ID: &str = "x-request-id";
+
+/// The OpenAPI document and the routes it describes.
+pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(routes::docs::ApiDoc::openapi())
+        .merge(routes::auth::router())
+        .merge(routes::users::router())
+        .merge(routes::ops::router())
+        .split_for_parts()
+}
+
+pub fn build(state: AppState) -> Router {
+    let (api_routes, openapi) = api();
+    let request_id = HeaderName::from_static(REQUEST_ID);
+    let cors = cors_layer(&state.config.cors_origins);
+    api_routes
+        .route_layer(middleware::from_fn(telemetry::track_metrics))
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .fallback(|| async { AppError::NotFound })
+        .with_state(state)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(make_span))
+                .layer(PropagateRequestIdLayer::new(request_id))
+                .layer(cors)
+                .layer(middleware::from_fn(problem_for_framework_errors))
+                .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES)),
+        )
+}
+
+/// The span of one request: method, path (never the query string, which may carry a
+/// WebSocket token) and request id, so every log line of the request carries them.
+fn make_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
+    let request_id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!(
+        "request",
+        method = %req.method(),
+        path = %req.uri().path(),
+        request_id = %request_id,
+    )
+}
+
+fn cors_layer(origins: &[String]) -> CorsLayer {
+    let allow_origin = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok())
+                .collect::<Vec<_>>(),
+        )
+    };
+    // Credentials are never allowed: bearer tokens need none, and `*` must not carry them.
+    CorsLayer::new()
+        .allow_origin(allow_origin)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            HeaderName::from_static(REQUEST_ID),
+        ])
+        .expose_headers([
+            header::ETAG,
+            HeaderName::from_static(REQUEST_ID),
+            header::RETRY_AFTER,
+            header::LOCATION,
+        ])
+        .max_age(Duration::from_secs(600))
+}
+
+/// Error answers made by the framework or a layer rather than a handler (405 with `Allow`,
+/// 413 from the body limit, a failed WebSocket upgrade…) get the problem+json body too,
+/// keeping their headers.
+async fn problem_for_framework_errors(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return response;
+    }
+    let (code, title) = code_and_title(status);
+    let error = match status.as_u16() {
+        405 => AppError::MethodNotAllowed,
+        413 => AppError::PayloadTooLarge,
+        404 => AppError::NotFound,
+        _ => AppError::BadRequest(format!("{title}.")),
+    };
+    let mut problem = error.problem();
+    problem.status = status.as_u16();
+    problem.code = code;
+    problem.title = title;
+    let (mut parts, _) = response.into_parts();
+    let rebuilt = problem_response(&problem);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    for (name, value) in rebuilt.headers() {
+        parts.headers.insert(name, value.clone());
+    }
+    Response::from_parts(parts, rebuilt.into_body())
+}
+
+/// Serves until `state.shutdown` is cancelled, then lets in-flight requests finish.
+pub async fn serve(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
+    let shutdown = state.shutdown.clone();
+    let app = build(state);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown.cancelled_owned())
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,179 @@
+//! The `flowtrack` command line: `serve` (default), `migrate`, `user create`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::core::clock::Clock;
+use crate::core::config::{Config, Settings};
+use crate::core::db::Db;
+use crate::core::telemetry;
+use crate::core::validate;
+use crate::models::users::Role;
+use crate::services::users::{self, NewUser};
+use crate::state::AppState;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "flowtrack",
+    version,
+    about = "FlowTrack: real-time project and task tracker server",
+    long_about = "FlowTrack: real-time project and task tracker server.\n\nEvery setting can be given as a flag or as its environment variable (a .env file in the working directory is read too)."
+)]
+struct Cli {
+    #[command(flatten)]
+    settings: Settings,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP + WebSocket server (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: String,
+        #[arg(long = "full-name")]
+        full_name: String,
+        /// Give the user the admin role.
+        #[arg(long)]
+        admin: bool,
+    },
+}
+
+pub fn main() -> ExitCode {
+    // Variables already set win over the .env file; a missing .env is fine.
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    let config = match cli.settings.validate() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("flowtrack: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init_tracing(config.log_format);
+
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("flowtrack: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => serve(config).await,
+            Command::Migrate => migrate(&config).await,
+            Command::User(UserCommand::Create {
+                email,
+                password,
+                full_name,
+                admin,
+            }) => create_user(config, email, password, full_name, admin).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("flowtrack: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    telemetry::init_metrics();
+    let listener = tokio::net::TcpListener::bind(config.bind)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {} (FLOWTRACK_BIND): {e}", config.bind))?;
+    let state = AppState::init(config, Clock::system()).await?;
+    tracing::info!(
+        address = %state.config.bind,
+        docs = %format!("http://{}/docs", state.config.bind),
+        "FlowTrack listening"
+    );
+    let shutdown = state.shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        shutdown.cancel();
+    });
+    crate::app::serve(state.clone(), listener).await?;
+    state.db.clone().close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let db = Db::connect(&config.database_url).await?;
+    db.migrate().await?;
+    db.close().await;
+    println!("migrations applied");
+    Ok(())
+}
+
+async fn create_user(
+    config: Config,
+    email: String,
+    password: String,
+    full_name: String,
+    admin: bool,
+) -> anyhow::Result<()> {
+    let email = validate::normalize_email(&email).map_err(|m| anyhow::anyhow!("--email {m}"))?;
+    validate::check_password(&password).map_err(|m| anyhow::anyhow!("--password {m}"))?;
+    let full_name = validate::full_name(serde_json::Value::String(full_name))
+        .map_err(|m| anyhow::anyhow!("--full-name {m}"))?;
+    let state = AppState::init(config, Clock::system()).await?;
+    let user = users::create(
+        &state,
+        NewUser {
+            email,
+            password,
+            full_name,
+            role: if admin { Role::Admin } else { Role::Member },
+        },
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("created user {} ({}, {:?})", user.email, user.id, user.role);
+    state.db.clone().close().await;
+    Ok(())
+}

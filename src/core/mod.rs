@@ -1,0 +1,16 @@
+//! Cross-cutting parts: configuration, errors, input checking, security, database, cache,
+//! rate limits, clock and telemetry.
+
+pub mod cache;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod input;
+pub mod limits;
+pub mod pagination;
+pub mod redis;
+pub mod security;
+pub mod telemetry;
+pub mod time;
+pub mod validate;

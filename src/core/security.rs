@@ -1,0 +1,315 @@
+//! Tokens and passwords.
+//!
+//! - Access tokens: JWT HS256 with `sub`, `exp`, `iat`, `iss`, `aud`, `jti`, `typ`="access";
+//!   only HS256 is accepted, every claim is checked against the injectable clock.
+//! - Refresh tokens: 256 random bits, base64url; only their SHA-256 is stored.
+//! - Passwords: argon2id (m=19456 KiB, t=2, p=1), computed on the blocking pool behind a
+//!   semaphore so a login storm cannot starve the async runtime or other requests.
+
+use std::sync::Arc;
+
+use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+use argon2::{Algorithm, Argon2, Params, Version};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+use uuid::Uuid;
+
+use crate::core::error::{AppError, AppResult};
+
+pub const ISSUER: &str = "flowtrack";
+pub const AUDIENCE: &str = "flowtrack";
+const ACCESS_TYPE: &str = "access";
+/// Clock skew tolerated on `exp` and `iat`.
+pub const LEEWAY_SECS: i64 = 60;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: Uuid,
+    pub exp: i64,
+    pub iat: i64,
+    pub iss: String,
+    pub aud: String,
+    pub jti: Uuid,
+    pub typ: String,
+}
+
+/// Why a bearer token was refused (all answer the same 401; the reason is for logs/tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenError {
+    Malformed,
+    Expired,
+    IssuedInFuture,
+    WrongType,
+}
+
+pub struct JwtKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl JwtKeys {
+    /// Keys from the secret's UTF-8 bytes.
+    pub fn new(secret: &str) -> Self {
+        let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
+        validation.algorithms = vec![jsonwebtoken::Algorithm::HS256];
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        // Time is checked in `verify_access` against the injectable clock.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.leeway = 0;
+        Self {
+            encoding: EncodingKey::from_secret(secret.as_bytes()),
+            decoding: DecodingKey::from_secret(secret.as_bytes()),
+            validation,
+        }
+    }
+
+    /// Issues an access token for `user_id`, valid for `ttl` from `now`.
+    pub fn issue_access(
+        &self,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+        ttl: std::time::Duration,
+    ) -> AppResult<String> {
+        let iat = now.timestamp();
+        let claims = Claims {
+            sub: user_id,
+            iat,
+            exp: iat + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            jti: Uuid::now_v7(),
+            typ: ACCESS_TYPE.into(),
+        };
+        jsonwebtoken::encode(
+            &Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &self.encoding,
+        )
+        .map_err(|e| AppError::internal(format!("signing a token failed: {e}")))
+    }
+
+    /// Checks signature, algorithm, issuer, audience, type and time of an access token.
+    pub fn verify_access(&self, token: &str, now: DateTime<Utc>) -> Result<Claims, TokenError> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|_| TokenError::Malformed)?;
+        let claims = data.claims;
+        let now = now.timestamp();
+        if claims.typ != ACCESS_TYPE {
+            return Err(TokenError::WrongType);
+        }
+        if claims.exp + LEEWAY_SECS <= now {
+            return Err(TokenError::Expired);
+        }
+        if claims.iat > now + LEEWAY_SECS {
+            return Err(TokenError::IssuedInFuture);
+        }
+        Ok(claims)
+    }
+}
+
+/// Fills a buffer from the operating system's CSPRNG (via rand's thread RNG).
+fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    rand::fill(&mut bytes[..]);
+    bytes
+}
+
+/// A new random secret (256 bits, base64url) for signing tokens.
+pub fn generate_secret() -> String {
+    URL_SAFE_NO_PAD.encode(random_bytes::<32>())
+}
+
+/// A new opaque refresh token (256 random bits) and the hash to store for it.
+pub fn new_refresh_token() -> (String, String) {
+    let token = URL_SAFE_NO_PAD.encode(random_bytes::<32>());
+    let hash = hash_refresh_token(&token);
+    (token, hash)
+}
+
+/// SHA-256 of a refresh token, hex: the only form in which refresh tokens are stored.
+pub fn hash_refresh_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// Argon2id hashing on the blocking pool, at most `permits` at once.
+#[derive(Clone)]
+pub struct Passwords {
+    permits: Arc<Semaphore>,
+    /// A hash of a random password, verified against when the account does not exist, so an
+    /// unknown email costs as much time as a wrong password.
+    decoy_hash: Arc<String>,
+}
+
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(19_456, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+fn hash_now(password: &str) -> AppResult<String> {
+    argon2()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::internal(format!("password hashing failed: {e}")))
+}
+
+impl Passwords {
+    pub fn new(concurrency: usize) -> AppResult<Self> {
+        let decoy = hash_now(&generate_secret())?;
+        Ok(Self {
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            decoy_hash: Arc::new(decoy),
+        })
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> AppResult<T> + Send + 'static,
+    ) -> AppResult<T> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| AppError::internal("password hasher closed"))?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|e| AppError::internal(format!("password task failed: {e}")))?
+    }
+
+    pub async fn hash(&self, password: &str) -> AppResult<String> {
+        let password = password.to_string();
+        self.run(move || hash_now(&password)).await
+    }
+
+    /// True when `password` matches `hash`. With `hash: None` (unknown account) it checks
+    /// against the decoy and answers false, taking the same time.
+    pub async fn verify(&self, password: &str, hash: Option<&str>) -> AppResult<bool> {
+        let password = password.to_string();
+        let known = hash.is_some();
+        let hash = hash
+            .map(str::to_string)
+            .unwrap_or_else(|| self.decoy_hash.as_ref().clone());
+        let matches = self
+            .run(move || {
+                Ok(argon2()
+                    .verify_password(password.as_bytes(), hash.as_str())
+                    .is_ok())
+            })
+            .await?;
+        Ok(known && matches)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn access_tokens_round_trip() {
+        let keys = JwtKeys::new(SECRET);
+        let now = Utc::now();
+        let user = Uuid::now_v7();
+        let token = keys
+            .issue_access(user, now, Duration::from_secs(900))
+            .expect("sign");
+        let claims = keys.verify_access(&token, now).expect("valid");
+        assert_eq!(claims.sub, user);
+        assert_eq!(claims.iss, "flowtrack");
+    }
+
+    #[test]
+    fn expiry_and_future_iat_are_enforced_with_leeway() {
+        let keys = JwtKeys::new(SECRET);
+        let now = Utc::now();
+        let token = keys
+            .issue_access(Uuid::now_v7(), now, Duration::from_secs(10))
+            .expect("sign");
+        let later = now + chrono::TimeDelta::seconds(10 + LEEWAY_SECS - 1);
+        assert!(keys.verify_access(&token, later).is_ok());
+        let too_late = now + chrono::TimeDelta::seconds(10 + LEEWAY_SECS + 1);
+        assert_eq!(
+            keys.verify_access(&token, too_late).err(),
+            Some(TokenError::Expired)
+        );
+        let too_early = now - chrono::TimeDelta::seconds(LEEWAY_SECS + 5);
+        assert_eq!(
+            keys.verify_access(&token, too_early).err(),
+            Some(TokenError::IssuedInFuture)
+        );
+    }
+
+    #[test]
+    fn other_keys_and_algorithms_are_refused() {
+        let keys = JwtKeys::new(SECRET);
+        let other = JwtKeys::new("another-secret-another-secret-xx");
+        let now = Utc::now();
+        let token = other
+            .issue_access(Uuid::now_v7(), now, Duration::from_secs(60))
+            .expect("sign");
+        assert_eq!(
+            keys.verify_access(&token, now).err(),
+            Some(TokenError::Malformed)
+        );
+
+        // alg: none, with otherwise valid claims.
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        let claims = Claims {
+            sub: Uuid::now_v7(),
+            exp: now.timestamp() + 60,
+            iat: now.timestamp(),
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            jti: Uuid::now_v7(),
+            typ: "access".into(),
+        };
+        let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).expect("json"));
+        let unsigned = format!("{header}.{body}.");
+        assert!(keys.verify_access(&unsigned, now).is_err());
+    }
+
+    #[test]
+    fn refresh_tokens_are_random_and_hashed() {
+        let (a, hash_a) = new_refresh_token();
+        let (b, _) = new_refresh_token();
+        assert_ne!(a, b);
+        assert!(a.len() >= 43, "256 bits in base64url");
+        assert_eq!(hash_refresh_token(&a), hash_a);
+        assert_ne!(hash_a, a);
+    }
+
+    #[tokio::test]
+    async fn passwords_verify_and_unknown_accounts_never_match() {
+        let passwords = Passwords::new(2).expect("init");
+        let hash = passwords.hash("correct horse").await.expect("hash");
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(
+            passwords
+                .verify("correct horse", Some(&hash))
+                .await
+                .expect("verify")
+        );
+        assert!(
+            !passwords
+                .verify("wrong", Some(&hash))
+                .await
+                .expect("verify")
+        );
+        assert!(
+            !passwords
+                .verify("correct horse", None)
+                .await
+                .expect("verify")
+        );
+    }
+}

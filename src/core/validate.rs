@@ -1,0 +1,198 @@
+//! Field rules shared by every request body: pure functions from a JSON value to a typed,
+//! normalized value or a message for the 422 `errors` list.
+
+use chrono::NaiveDate;
+use serde_json::Value;
+use uuid::Uuid;
+
+pub type FieldResult<T> = Result<T, String>;
+
+/// Accepts a JSON string, trims it, and checks its length in characters.
+pub fn trimmed_string(value: Value, min: usize, max: usize) -> FieldResult<String> {
+    let Value::String(raw) = value else {
+        return Err("must be a string".into());
+    };
+    let trimmed = raw.trim();
+    let len = trimmed.chars().count();
+    if len < min {
+        return Err(if min == 1 {
+            "must not be empty".into()
+        } else {
+            format!("must be at least {min} characters")
+        });
+    }
+    if len > max {
+        return Err(format!("must be at most {max} characters"));
+    }
+    Ok(trimmed.to_string())
+}
+
+/// Trims, lower-cases and checks an email address (≤ 254 characters).
+pub fn normalize_email(raw: &str) -> FieldResult<String> {
+    let email = raw.trim().to_lowercase();
+    if email.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if email.chars().count() > 254 {
+        return Err("must be at most 254 characters".into());
+    }
+    let shape_ok = match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        }
+        None => false,
+    };
+    if !shape_ok || !email_address::EmailAddress::is_valid(&email) {
+        return Err("must be a valid email address".into());
+    }
+    Ok(email)
+}
+
+pub fn email(value: Value) -> FieldResult<String> {
+    let Value::String(raw) = value else {
+        return Err("must be a string".into());
+    };
+    normalize_email(&raw)
+}
+
+/// Passwords are taken exactly as given (never trimmed: spaces may be part of them).
+pub fn check_password(password: &str) -> FieldResult<()> {
+    let len = password.chars().count();
+    if len < 8 {
+        return Err("must be at least 8 characters".into());
+    }
+    if len > 128 {
+        return Err("must be at most 128 characters".into());
+    }
+    Ok(())
+}
+
+pub fn password(value: Value) -> FieldResult<String> {
+    let Value::String(raw) = value else {
+        return Err("must be a string".into());
+    };
+    check_password(&raw)?;
+    Ok(raw)
+}
+
+/// Any non-empty string, taken as is (e.g. a password to verify, a refresh token).
+pub fn non_empty_string(value: Value) -> FieldResult<String> {
+    match value {
+        Value::String(s) if !s.is_empty() => Ok(s),
+        Value::String(_) => Err("must not be empty".into()),
+        _ => Err("must be a string".into()),
+    }
+}
+
+pub fn full_name(value: Value) -> FieldResult<String> {
+    trimmed_string(value, 1, 100)
+}
+
+pub fn boolean(value: Value) -> FieldResult<bool> {
+    value.as_bool().ok_or_else(|| "must be a boolean".into())
+}
+
+pub fn uuid(value: Value) -> FieldResult<Uuid> {
+    let Value::String(raw) = value else {
+        return Err("must be a UUID string".into());
+    };
+    Uuid::parse_str(raw.trim()).map_err(|_| "must be a UUID".into())
+}
+
+pub fn date(value: Value) -> FieldResult<NaiveDate> {
+    let Value::String(raw) = value else {
+        return Err("must be a date string (YYYY-MM-DD)".into());
+    };
+    parse_date(raw.trim())
+}
+
+pub fn parse_date(raw: &str) -> FieldResult<NaiveDate> {
+    // Exactly YYYY-MM-DD: chrono alone would also accept e.g. `2026-1-5`.
+    let shape_ok = raw.len() == 10
+        && raw.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
+    if !shape_ok {
+        return Err("must be a date in the form YYYY-MM-DD".into());
+    }
+    NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| "must be a valid calendar date".into())
+}
+
+/// A value of a closed set of lower-case names (an API enum).
+pub trait ApiEnum: Sized + Copy + 'static {
+    const ALL: &'static [Self];
+    fn as_str(self) -> &'static str;
+
+    fn parse(raw: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|v| v.as_str() == raw)
+    }
+
+    fn expected() -> String {
+        let names: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
+        format!("must be one of: {}", names.join(", "))
+    }
+}
+
+pub fn one_of<E: ApiEnum>(value: Value) -> FieldResult<E> {
+    let Value::String(raw) = value else {
+        return Err(E::expected());
+    };
+    E::parse(raw.trim()).ok_or_else(E::expected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn strings_are_trimmed_and_measured_in_characters() {
+        assert_eq!(trimmed_string(json!("  ab "), 1, 2), Ok("ab".into()));
+        assert!(trimmed_string(json!("   "), 1, 5).is_err());
+        assert!(trimmed_string(json!("ééé"), 1, 2).is_err());
+        assert_eq!(trimmed_string(json!("éé"), 1, 2), Ok("éé".into()));
+        assert!(trimmed_string(json!(5), 1, 5).is_err());
+    }
+
+    #[test]
+    fn emails_are_normalized() {
+        assert_eq!(
+            normalize_email("  Ada@Example.COM "),
+            Ok("ada@example.com".into())
+        );
+        for bad in ["", "ada", "ada@", "@x.org", "a b@x.org", "a@b@c.org"] {
+            assert!(normalize_email(bad).is_err(), "{bad}");
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert!(normalize_email(&long).is_err());
+    }
+
+    #[test]
+    fn passwords_have_length_bounds_and_are_not_trimmed() {
+        assert!(check_password("1234567").is_err());
+        assert!(check_password("12345678").is_ok());
+        assert!(check_password(&"x".repeat(129)).is_err());
+        assert_eq!(password(json!(" spaced  ")), Ok(" spaced  ".into()));
+    }
+
+    #[test]
+    fn dates_must_be_strict() {
+        assert!(parse_date("2026-11-26").is_ok());
+        for bad in [
+            "2026-1-5",
+            "2026-02-30",
+            "26-11-2026",
+            "2026-11-26T00:00:00Z",
+            "",
+        ] {
+            assert!(parse_date(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,321 @@
+//! `/users/*`: one's own account, and account management for admins.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::auth::{AdminUser, AuthUser};
+use crate::core::error::{AppResult, Problem};
+use crate::core::input::{FieldReader, FromFields, Json, Query, QueryReader, query_bool};
+use crate::core::pagination::{Page, PageRequest};
+use crate::core::validate::{self, ApiEnum};
+use crate::models::users::Role;
+use crate::routes::PathId;
+use crate::services::users::{self as service, NewUser, User, UserChanges, UserFilter};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(get_me, update_me))
+        .routes(routes!(change_password))
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(get_user, update_user, deactivate_user))
+}
+
+/// Own account.
+#[utoipa::path(
+    get, path = "/users/me", tag = "users",
+    security(("bearer" = []), ("oauth2" = [])),
+    responses(
+        (status = 200, body = User),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn get_me(AuthUser(me): AuthUser) -> axum::Json<User> {
+    axum::Json(service::me(&me))
+}
+
+#[derive(ToSchema)]
+#[schema(example = json!({"full_name": "Ada King"}))]
+pub struct UpdateMeRequest {
+    /// 1–100 characters after trimming.
+    full_name: Option<String>,
+    /// A new, unused address (409 if taken).
+    email: Option<String>,
+}
+
+impl FromFields for UpdateMeRequest {
+    fn from_fields(r: &mut FieldReader) -> Option<Self> {
+        let full_name = r.update("full_name", validate::full_name);
+        let email = r.update("email", validate::email);
+        Some(Self {
+            full_name: full_name?,
+            email: email?,
+        })
+    }
+}
+
+/// Update own name or email. Any other field (e.g. `role`) is rejected with 422.
+#[utoipa::path(
+    patch, path = "/users/me", tag = "users",
+    security(("bearer" = []), ("oauth2" = [])),
+    request_body = UpdateMeRequest,
+    responses(
+        (status = 200, body = User),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Email already taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn update_me(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    Json(body): Json<UpdateMeRequest>,
+) -> AppResult<axum::Json<User>> {
+    let changes = UserChanges {
+        full_name: body.full_name,
+        email: body.email,
+        ..UserChanges::default()
+    };
+    let updated = service::apply_changes(&state, me.id(), changes).await?;
+    Ok(axum::Json(User::from(&updated)))
+}
+
+#[derive(ToSchema)]
+pub struct ChangePasswordRequest {
+    current_password: String,
+    /// 8–128 characters.
+    new_password: String,
+}
+
+impl FromFields for ChangePasswordRequest {
+    fn from_fields(r: &mut FieldReader) -> Option<Self> {
+        let current_password = r.required("current_password", validate::non_empty_string);
+        let new_password = r.required("new_password", validate::password);
+        Some(Self {
+            current_password: current_password?,
+            new_password: new_password?,
+        })
+    }
+}
+
+/// Change own password; signs out every session (all refresh tokens revoked).
+#[utoipa::path(
+    put, path = "/users/me/password", tag = "users",
+    security(("bearer" = []), ("oauth2" = [])),
+    request_body = ChangePasswordRequest,
+    responses(
+        (status = 204, description = "Password changed"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or wrong `current_password`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn change_password(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    Json(body): Json<ChangePasswordRequest>,
+) -> AppResult<StatusCode> {
+    service::change_password(&state, &me, &body.current_password, &body.new_password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Query parameters of `GET /users`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documentation of the query string, read by `QueryReader`
+pub struct UserListParams {
+    /// Case-insensitive substring of the email or full name.
+    q: Option<String>,
+    role: Option<Role>,
+    is_active: Option<bool>,
+    /// 1–200, default 50.
+    limit: Option<u64>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// List users (admin only).
+#[utoipa::path(
+    get, path = "/users", tag = "users",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(UserListParams),
+    responses(
+        (status = 200, body = Page<User>),
+        (status = 400, description = "Bad cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn list_users(
+    State(state): State<AppState>,
+    AdminUser(_admin): AdminUser,
+    query: Query,
+) -> AppResult<axum::Json<Page<User>>> {
+    let mut q = QueryReader::new(query);
+    let page = PageRequest::read(&mut q)?;
+    let filter = UserFilter {
+        q: q.raw("q").map(str::to_string),
+        role: q.get("role", |raw| Role::parse(raw).ok_or_else(Role::expected)),
+        is_active: q.get("is_active", query_bool),
+    };
+    q.finish()?;
+    Ok(axum::Json(service::list(&state, filter, page).await?))
+}
+
+#[derive(ToSchema)]
+#[schema(example = json!({"email": "grace@example.com", "password": "correct horse battery", "full_name": "Grace Hopper", "role": "member"}))]
+pub struct CreateUserRequest {
+    email: String,
+    password: String,
+    full_name: String,
+    role: Role,
+}
+
+impl FromFields for CreateUserRequest {
+    fn from_fields(r: &mut FieldReader) -> Option<Self> {
+        let email = r.required("email", validate::email);
+        let password = r.required("password", validate::password);
+        let full_name = r.required("full_name", validate::full_name);
+        let role = r.required("role", validate::one_of::<Role>);
+        Some(Self {
+            email: email?,
+            password: password?,
+            full_name: full_name?,
+            role: role?,
+        })
+    }
+}
+
+/// Create a user (admin only).
+#[utoipa::path(
+    post, path = "/users", tag = "users",
+    security(("bearer" = []), ("oauth2" = [])),
+    request_body = CreateUserRequest,
+    responses(
+        (status = 201, body = User),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Email already taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn create_user(
+    State(state): State<AppState>,
+    AdminUser(_admin): AdminUser,
+    Json(body): Json<CreateUserRequest>,
+) -> AppResult<(StatusCode, axum::Json<User>)> {
+    let user = service::create(
+        &state,
+        NewUser {
+            email: body.email,
+            password: body.password,
+            full_name: body.full_name,
+            role: body.role,
+        },
+    )
+    .await?;
+    Ok((StatusCode::CREATED, axum::Json(User::from(&user))))
+}
+
+/// A user: admins see everyone; others see themselves and people they share a project with.
+#[utoipa::path(
+    get, path = "/users/{id}", tag = "users",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = uuid::Uuid, Path, description = "User id")),
+    responses(
+        (status = 200, body = User),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user, or not visible to the caller", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn get_user(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    PathId(id): PathId,
+) -> AppResult<axum::Json<User>> {
+    Ok(axum::Json(service::get_visible(&state, &me, id).await?))
+}
+
+#[derive(ToSchema)]
+#[schema(example = json!({"role": "admin"}))]
+pub struct UpdateUserRequest {
+    full_name: Option<String>,
+    email: Option<String>,
+    role: Option<Role>,
+    /// `false` deactivates, `true` reactivates.
+    is_active: Option<bool>,
+}
+
+impl FromFields for UpdateUserRequest {
+    fn from_fields(r: &mut FieldReader) -> Option<Self> {
+        let full_name = r.update("full_name", validate::full_name);
+        let email = r.update("email", validate::email);
+        let role = r.update("role", validate::one_of::<Role>);
+        let is_active = r.update("is_active", validate::boolean);
+        Some(Self {
+            full_name: full_name?,
+            email: email?,
+            role: role?,
+            is_active: is_active?,
+        })
+    }
+}
+
+/// Update a user (admin only). The last active admin cannot be demoted or deactivated (409).
+#[utoipa::path(
+    patch, path = "/users/{id}", tag = "users",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = uuid::Uuid, Path, description = "User id")),
+    request_body = UpdateUserRequest,
+    responses(
+        (status = 200, body = User),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Email taken, or last active admin", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn update_user(
+    State(state): State<AppState>,
+    AdminUser(_admin): AdminUser,
+    PathId(id): PathId,
+    Json(body): Json<UpdateUserRequest>,
+) -> AppResult<axum::Json<User>> {
+    let changes = UserChanges {
+        full_name: body.full_name,
+        email: body.email,
+        role: body.role,
+        is_active: body.is_active,
+    };
+    let updated = service::apply_changes(&state, id, changes).await?;
+    Ok(axum::Json(User::from(&updated)))
+}
+
+/// Deactivate a user (admin only): history keeps the id; tokens stop working at once.
+#[utoipa::path(
+    delete, path = "/users/{id}", tag = "users",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = uuid::Uuid, Path, description = "User id")),
+    responses(
+        (status = 204, description = "Deactivated"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Last active admin", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn deactivate_user(
+    State(state): State<AppState>,
+    AdminUser(_admin): AdminUser,
+    PathId(id): PathId,
+) -> AppResult<StatusCode> {
+    let changes = UserChanges {
+        is_active: Some(false),
+        ..UserChanges::default()
+    };
+    service::apply_changes(&state, id, changes).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

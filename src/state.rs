@@ -1,0 +1,93 @@
+//! Everything a request handler needs, built once at start.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use redis::aio::ConnectionManager;
+use tokio_util::sync::CancellationToken;
+
+use crate::core::cache::UserCache;
+use crate::core::clock::Clock;
+use crate::core::config::Config;
+use crate::core::db::Db;
+use crate::core::limits::Counters;
+use crate::core::security::{self, JwtKeys, Passwords};
+use crate::models::settings;
+use crate::services;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub config: Config,
+    pub db: Db,
+    pub jwt: JwtKeys,
+    pub passwords: Passwords,
+    pub users: UserCache,
+    pub counters: Counters,
+    pub redis: Option<ConnectionManager>,
+    pub clock: Clock,
+    /// Cancelled when the server starts shutting down (long-lived tasks and sockets stop).
+    pub shutdown: CancellationToken,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Connects to the database (applying migrations) and Redis, resolves the signing secret
+    /// and bootstraps the configured admin.
+    pub async fn init(config: Config, clock: Clock) -> anyhow::Result<Self> {
+        let db = Db::connect(&config.database_url)
+            .await
+            .context("connecting to the database (DATABASE_URL)")?;
+        db.migrate().await.context("applying migrations")?;
+
+        let secret = match &config.jwt_secret {
+            Some(secret) => secret.clone(),
+            None => settings::get_or_insert(
+                &db.write,
+                settings::JWT_SECRET_KEY,
+                security::generate_secret,
+            )
+            .await
+            .context("loading the generated JWT secret")?,
+        };
+
+        let redis = match &config.redis_url {
+            Some(url) => Some(crate::core::redis::connect(url).context("REDIS_URL")?),
+            None => None,
+        };
+        let counters = match &redis {
+            Some(conn) => Counters::redis(conn.clone(), clock.clone()),
+            None => Counters::local(clock.clone()),
+        };
+        let hashing_threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+
+        let state = AppState(Arc::new(Inner {
+            jwt: JwtKeys::new(&secret),
+            passwords: Passwords::new(hashing_threads).map_err(|e| anyhow::anyhow!("{e}"))?,
+            users: UserCache::new(),
+            counters,
+            redis,
+            clock,
+            db,
+            config,
+            shutdown: CancellationToken::new(),
+        }));
+
+        if let Some(admin) = &state.config.admin {
+            services::users::ensure_admin(&state, &admin.email, &admin.password)
+                .await
+                .map_err(|e| anyhow::anyhow!("bootstrapping FLOWTRACK_ADMIN_EMAIL: {e}"))?;
+        }
+        Ok(state)
+    }
+}
