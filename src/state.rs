@@ -64,7 +64,7 @@ impl AppState {
             None => None,
         };
         let counters = match &redis {
-            Some(conn) => Counters::redis(conn.clone(), clock.clone()),
+            Some(conn) => Counters::redis(conn.clone(), &config.redis_prefix, clock.clone()),
             None => Counters::local(clock.clone()),
         };
         let hashing_threads = std::thread::available_parallelism()

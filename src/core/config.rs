@@ -31,6 +31,14 @@ pub struct Settings {
     /// Unset: in-process event bus and cache; set: Redis pub/sub + shared cache.
     #[arg(global = true, long = "redis-url", env = "REDIS_URL")]
     pub redis_url: Option<String>,
+    /// Prefix of every Redis key and channel, so several deployments can share one Redis.
+    #[arg(
+        global = true,
+        long = "redis-prefix",
+        env = "FLOWTRACK_REDIS_PREFIX",
+        default_value = "flowtrack"
+    )]
+    pub redis_prefix: String,
     /// HS256 signing secret (at least 32 bytes). Unset: generated once and kept in the database.
     #[arg(
         global = true,
@@ -134,6 +142,7 @@ pub struct Config {
     pub bind: SocketAddr,
     pub database_url: String,
     pub redis_url: Option<String>,
+    pub redis_prefix: String,
     pub jwt_secret: Option<String>,
     pub access_ttl: Duration,
     pub refresh_ttl: Duration,
@@ -153,6 +162,7 @@ impl std::fmt::Debug for Config {
             .field("bind", &self.bind)
             .field("database_url", &redact_url(&self.database_url))
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("redis_prefix", &self.redis_prefix)
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<set>"))
             .field("access_ttl", &self.access_ttl)
             .field("refresh_ttl", &self.refresh_ttl)
@@ -251,6 +261,19 @@ impl Settings {
                 Some(raw.to_string())
             }
         };
+
+        let redis_prefix = self.redis_prefix.trim().to_string();
+        let prefix_ok = !redis_prefix.is_empty()
+            && redis_prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'));
+        if !prefix_ok {
+            return Err(bad(
+                "FLOWTRACK_REDIS_PREFIX",
+                "--redis-prefix",
+                "expected letters, digits, `_`, `-`, `.` or `:`",
+            ));
+        }
 
         let jwt_secret = match self.jwt_secret.as_deref() {
             None | Some("") => None,
@@ -373,6 +396,7 @@ impl Settings {
             bind,
             database_url,
             redis_url,
+            redis_prefix,
             jwt_secret,
             access_ttl: Duration::from_secs(access_ttl),
             refresh_ttl: Duration::from_secs(refresh_ttl),
@@ -413,6 +437,7 @@ impl Default for Config {
             bind: "127.0.0.1:8000".into(),
             database_url: "sqlite://flowtrack.db?mode=rwc".into(),
             redis_url: None,
+            redis_prefix: "flowtrack".into(),
             jwt_secret: None,
             access_ttl: "900".into(),
             refresh_ttl: "2592000".into(),
@@ -439,6 +464,7 @@ mod tests {
             bind: "127.0.0.1:8000".into(),
             database_url: "sqlite://flowtrack.db?mode=rwc".into(),
             redis_url: None,
+            redis_prefix: "flowtrack".into(),
             jwt_secret: None,
             access_ttl: "900".into(),
             refresh_ttl: "2592000".into(),

@@ -25,7 +25,10 @@ pub struct Window {
 
 enum Store {
     Local(Mutex<HashMap<String, (u64, DateTime<Utc>)>>),
-    Redis(ConnectionManager),
+    Redis {
+        conn: ConnectionManager,
+        prefix: String,
+    },
 }
 
 pub struct Counters {
@@ -59,9 +62,12 @@ impl Counters {
         }
     }
 
-    pub fn redis(conn: ConnectionManager, clock: Clock) -> Self {
+    pub fn redis(conn: ConnectionManager, prefix: &str, clock: Clock) -> Self {
         Self {
-            store: Store::Redis(conn),
+            store: Store::Redis {
+                conn,
+                prefix: prefix.to_string(),
+            },
             clock,
         }
     }
@@ -79,10 +85,10 @@ impl Counters {
                         retry_after_secs: seconds_until(*reset, now),
                     })
             }
-            Store::Redis(conn) => {
+            Store::Redis { conn, prefix } => {
                 let mut conn = conn.clone();
                 let result: redis::RedisResult<(Option<u64>, Option<i64>)> = redis::cmd("HMGET")
-                    .arg(redis_key(key))
+                    .arg(redis_key(prefix, key))
                     .arg("count")
                     .arg("reset")
                     .query_async(&mut conn)
@@ -122,10 +128,10 @@ impl Counters {
                 }
                 entry.0 += 1;
             }
-            Store::Redis(conn) => {
+            Store::Redis { conn, prefix } => {
                 let mut conn = conn.clone();
                 let result: redis::RedisResult<(i64, i64)> = redis::Script::new(HIT_SCRIPT)
-                    .key(redis_key(key))
+                    .key(redis_key(prefix, key))
                     .arg(now.timestamp_millis())
                     .arg(window_delta.num_milliseconds())
                     .invoke_async(&mut conn)
@@ -138,8 +144,8 @@ impl Counters {
     }
 }
 
-fn redis_key(key: &str) -> String {
-    format!("flowtrack:limit:{key}")
+fn redis_key(prefix: &str, key: &str) -> String {
+    format!("{prefix}:limit:{key}")
 }
 
 #[cfg(test)]

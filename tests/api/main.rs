@@ -1,0 +1,9 @@
+//! One integration-test binary: the real server on port 0, driven over HTTP (and WebSocket)
+//! by real clients. SQLite by default; PostgreSQL + Redis when `FLOWTRACK_TEST_DATABASE_URL`
+//! and `FLOWTRACK_TEST_REDIS_URL` are set (scripts/test does both runs).
+
+mod helpers;
+
+mod auth;
+mod http_core;
+mod users;
