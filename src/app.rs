@@ -31,6 +31,10 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(routes::docs::ApiDoc::openapi())
         .merge(routes::auth::router())
         .merge(routes::users::router())
+        .merge(routes::projects::router())
+        .merge(routes::tasks::router())
+        .merge(routes::comments::router())
+        .merge(routes::activity::router())
         .merge(routes::ops::router())
         .split_for_parts()
 }

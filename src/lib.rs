@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cli;
 pub mod core;
 pub mod models;
+pub mod realtime;
 pub mod routes;
 pub mod services;
 pub mod state;

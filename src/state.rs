@@ -14,6 +14,7 @@ use crate::core::db::Db;
 use crate::core::limits::Counters;
 use crate::core::security::{self, JwtKeys, Passwords};
 use crate::models::settings;
+use crate::realtime::bus::Bus;
 use crate::services;
 
 #[derive(Clone)]
@@ -28,6 +29,7 @@ pub struct Inner {
     pub counters: Counters,
     pub redis: Option<ConnectionManager>,
     pub clock: Clock,
+    pub bus: Bus,
     /// Cancelled when the server starts shutting down (long-lived tasks and sockets stop).
     pub shutdown: CancellationToken,
 }
@@ -78,6 +80,7 @@ impl AppState {
             counters,
             redis,
             clock,
+            bus: Bus::in_process(),
             db,
             config,
             shutdown: CancellationToken::new(),

@@ -203,7 +203,8 @@ impl MigrationTrait for Migration {
     }
 
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for table in tables() {
+        let backend = manager.get_database_backend();
+        for table in tables(backend) {
             manager.create_table(table).await?;
         }
         for index in indexes() {
@@ -236,7 +237,17 @@ impl MigrationTrait for Migration {
     }
 }
 
-fn tables() -> Vec<TableCreateStatement> {
+/// Board order is byte order of `position`: on PostgreSQL the column gets the `C` collation
+/// (a locale collation would sort `a` before `B`); SQLite compares bytes already.
+fn position_column(backend: sea_orm::DbBackend) -> ColumnDef {
+    let mut column = text_col(Tasks::Position);
+    if backend == sea_orm::DbBackend::Postgres {
+        column.extra("COLLATE \"C\"");
+    }
+    column
+}
+
+fn tables(backend: sea_orm::DbBackend) -> Vec<TableCreateStatement> {
     use ForeignKeyAction::{Cascade, Restrict, SetNull};
     vec![
         Table::create()
@@ -337,7 +348,7 @@ fn tables() -> Vec<TableCreateStatement> {
             .col(text_col(Tasks::Labels))
             .col(uuid_col(Tasks::CreatedBy))
             .col(date_null(Tasks::DueDate))
-            .col(text_col(Tasks::Position))
+            .col(position_column(backend))
             .col(ColumnDef::new(Tasks::Version).big_integer().not_null())
             .col(timestamp(Tasks::CreatedAt))
             .col(timestamp(Tasks::UpdatedAt))
@@ -499,7 +510,9 @@ fn indexes() -> Vec<IndexCreateStatement> {
         index("idx_project_members_user", ProjectMembers::Table)
             .col(ProjectMembers::UserId)
             .take(),
+        // Unique: two tasks of one column can never share a position (board order is strict).
         index("idx_tasks_board", Tasks::Table)
+            .unique()
             .col(Tasks::ProjectId)
             .col(Tasks::Status)
             .col(Tasks::Position)

@@ -2,7 +2,92 @@
 
 use uuid::Uuid;
 
+use crate::core::error::AppError;
+use crate::models::project_members::ProjectRole;
 use crate::models::users::Role;
+
+/// The outcome of a permission check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Allowed,
+    /// The caller may see the resource but not do this: 403.
+    Forbidden,
+    /// The caller may not even know the resource exists: 404.
+    Hidden,
+}
+
+impl Access {
+    pub fn check(self) -> Result<(), AppError> {
+        match self {
+            Self::Allowed => Ok(()),
+            Self::Forbidden => Err(AppError::Forbidden(
+                "Your role in this project does not allow this.".into(),
+            )),
+            Self::Hidden => Err(AppError::NotFound),
+        }
+    }
+}
+
+/// What a caller may do to a project and what it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProjectAction {
+    /// Read the project, its board, tasks, members, comments, activity and reports.
+    View,
+    /// Comment on its tasks (viewers too).
+    Comment,
+    /// Edit the project and create, edit, move and delete its tasks.
+    Edit,
+    /// Add, change and remove members; delete the project.
+    Own,
+}
+
+/// The role a user acts with in a project: admins act as owner everywhere.
+pub fn effective_role(caller_role: Role, membership: Option<ProjectRole>) -> Option<ProjectRole> {
+    if caller_role == Role::Admin {
+        Some(ProjectRole::Owner)
+    } else {
+        membership
+    }
+}
+
+/// Project permissions by role. A non-member is answered 404 whatever the action.
+pub fn project_access(role: Option<ProjectRole>, action: ProjectAction) -> Access {
+    use ProjectAction::{Comment, Edit, Own, View};
+    use ProjectRole::{Editor, Owner};
+    let Some(role) = role else {
+        return Access::Hidden;
+    };
+    let allowed = match action {
+        View | Comment => true,
+        Edit => matches!(role, Owner | Editor),
+        Own => role == Owner,
+    };
+    if allowed {
+        Access::Allowed
+    } else {
+        Access::Forbidden
+    }
+}
+
+/// Editing or deleting a comment: its author, or the project's owner (admins included).
+pub fn comment_access(role: Option<ProjectRole>, is_author: bool) -> Access {
+    match role {
+        None => Access::Hidden,
+        Some(ProjectRole::Owner) => Access::Allowed,
+        Some(_) if is_author => Access::Allowed,
+        Some(_) => Access::Forbidden,
+    }
+}
+
+/// Removing a member: the owner, or the member leaving on their own.
+pub fn member_removal_access(role: Option<ProjectRole>, is_self: bool) -> Access {
+    match role {
+        None => Access::Hidden,
+        Some(ProjectRole::Owner) => Access::Allowed,
+        Some(_) if is_self => Access::Allowed,
+        Some(_) => Access::Forbidden,
+    }
+}
 
 /// What the caller knows about the target when asking to see a user.
 pub struct UserVisibility {
@@ -31,6 +116,66 @@ pub fn removes_an_admin(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn project_permission_matrix() {
+        use Access::{Allowed as A, Forbidden as F, Hidden as H};
+        use ProjectAction::*;
+        let roles = [
+            Some(ProjectRole::Owner),
+            Some(ProjectRole::Editor),
+            Some(ProjectRole::Viewer),
+            None,
+        ];
+        // rows: View, Comment, Edit, Own; columns: owner, editor, viewer, non-member
+        let expected = [
+            (View, [A, A, A, H]),
+            (Comment, [A, A, A, H]),
+            (Edit, [A, A, F, H]),
+            (Own, [A, F, F, H]),
+        ];
+        for (action, row) in expected {
+            for (role, want) in roles.iter().zip(row) {
+                assert_eq!(project_access(*role, action), want, "{role:?} {action:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn admins_act_as_owner() {
+        assert_eq!(effective_role(Role::Admin, None), Some(ProjectRole::Owner));
+        assert_eq!(
+            effective_role(Role::Admin, Some(ProjectRole::Viewer)),
+            Some(ProjectRole::Owner)
+        );
+        assert_eq!(
+            effective_role(Role::Member, Some(ProjectRole::Viewer)),
+            Some(ProjectRole::Viewer)
+        );
+        assert_eq!(effective_role(Role::Member, None), None);
+    }
+
+    #[test]
+    fn comment_and_member_removal_rules() {
+        use Access::*;
+        assert_eq!(comment_access(Some(ProjectRole::Owner), false), Allowed);
+        assert_eq!(comment_access(Some(ProjectRole::Viewer), true), Allowed);
+        assert_eq!(comment_access(Some(ProjectRole::Editor), false), Forbidden);
+        assert_eq!(comment_access(None, true), Hidden);
+        assert_eq!(
+            member_removal_access(Some(ProjectRole::Owner), false),
+            Allowed
+        );
+        assert_eq!(
+            member_removal_access(Some(ProjectRole::Viewer), true),
+            Allowed
+        );
+        assert_eq!(
+            member_removal_access(Some(ProjectRole::Editor), false),
+            Forbidden
+        );
+        assert_eq!(member_removal_access(None, true), Hidden);
+    }
 
     fn visibility(role: Role, same: bool, shares: bool) -> UserVisibility {
         let caller = Uuid::now_v7();

@@ -48,6 +48,11 @@ impl FieldReader {
         self.errors.push(FieldError::new(name, message));
     }
 
+    /// Records a problem that involves several fields (e.g. "give one of a or b").
+    pub fn error(&mut self, name: &str, message: &str) {
+        self.fail(name, message);
+    }
+
     fn parsed<T>(
         &mut self,
         name: &str,

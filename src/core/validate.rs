@@ -91,6 +91,30 @@ pub fn full_name(value: Value) -> FieldResult<String> {
     trimmed_string(value, 1, 100)
 }
 
+/// Free text such as a description: trimmed, at most `max` characters, may be empty.
+pub fn text(value: Value, max: usize) -> FieldResult<String> {
+    trimmed_string(value, 0, max)
+}
+
+/// A task's labels: up to 20 distinct strings of 1–50 characters (trimmed; order kept).
+pub fn labels(value: Value) -> FieldResult<Vec<String>> {
+    let Value::Array(items) = value else {
+        return Err("must be an array of strings".into());
+    };
+    if items.len() > 20 {
+        return Err("must have at most 20 labels".into());
+    }
+    let mut labels: Vec<String> = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let label = trimmed_string(item, 1, 50).map_err(|m| format!("item {i} {m}"))?;
+        if labels.contains(&label) {
+            return Err(format!("must be distinct (`{label}` repeats)"));
+        }
+        labels.push(label);
+    }
+    Ok(labels)
+}
+
 pub fn boolean(value: Value) -> FieldResult<bool> {
     value.as_bool().ok_or_else(|| "must be a boolean".into())
 }
@@ -180,6 +204,20 @@ mod tests {
         assert!(check_password("12345678").is_ok());
         assert!(check_password(&"x".repeat(129)).is_err());
         assert_eq!(password(json!(" spaced  ")), Ok(" spaced  ".into()));
+    }
+
+    #[test]
+    fn labels_are_bounded_distinct_and_trimmed() {
+        assert_eq!(
+            labels(json!([" a ", "b"])),
+            Ok(vec!["a".to_string(), "b".to_string()])
+        );
+        assert!(labels(json!(["a", " a"])).is_err());
+        assert!(labels(json!([""])).is_err());
+        assert!(labels(json!(["x".repeat(51)])).is_err());
+        assert!(labels(json!((0..21).map(|i| i.to_string()).collect::<Vec<_>>())).is_err());
+        assert!(labels(json!("a")).is_err());
+        assert!(labels(json!([1])).is_err());
     }
 
     #[test]

@@ -19,6 +19,11 @@ use crate::core::error::{FieldError, Problem};
     tags(
         (name = "auth", description = "Accounts and tokens"),
         (name = "users", description = "Users and administration"),
+        (name = "projects", description = "Projects, progress and the kanban board"),
+        (name = "members", description = "Project members and their roles (owner, editor, viewer)"),
+        (name = "tasks", description = "Tasks and board moves (optimistic concurrency with ETag / If-Match)"),
+        (name = "comments", description = "Task discussion"),
+        (name = "activity", description = "The activity log"),
         (name = "ops", description = "Health, readiness, metrics"),
     )
 )]

@@ -1,9 +1,13 @@
 //! HTTP handlers only: extract, call a service, pick a status code. One router per module,
 //! merged in `app.rs`; the OpenAPI annotations live here.
 
+pub mod activity;
 pub mod auth;
+pub mod comments;
 pub mod docs;
 pub mod ops;
+pub mod projects;
+pub mod tasks;
 pub mod users;
 
 use axum::extract::FromRequestParts;
@@ -26,5 +30,24 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
         Uuid::parse_str(&raw)
             .map(PathId)
             .map_err(|_| AppError::NotFound)
+    }
+}
+
+fn parse_segment(raw: &str) -> Result<Uuid, AppError> {
+    Uuid::parse_str(raw).map_err(|_| AppError::NotFound)
+}
+
+/// Two UUID path segments (e.g. `/projects/{id}/members/{user_id}`); anything else is 404.
+pub struct PathIds(pub Uuid, pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathIds {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path((a, b)) =
+            axum::extract::Path::<(String, String)>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| AppError::NotFound)?;
+        Ok(PathIds(parse_segment(&a)?, parse_segment(&b)?))
     }
 }

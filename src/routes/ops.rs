@@ -7,6 +7,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::core::error::{AppError, PROBLEM_JSON, Problem};
 use crate::core::telemetry;
 use crate::state::AppState;
 
@@ -32,8 +33,24 @@ async fn health() -> axum::Json<Health> {
 #[derive(Serialize, ToSchema)]
 #[schema(example = json!({"status": "ok", "database": "ok", "redis": "not_configured"}))]
 pub struct Readiness {
-    /// `ok` or `unavailable`.
+    /// `ok` (a dependency that is down gives a 503 problem instead).
     status: &'static str,
+    /// `ok` or `unavailable`.
+    database: &'static str,
+    /// `ok`, `unavailable` or `not_configured`.
+    redis: &'static str,
+}
+
+/// The 503 answer of `/ready`: a problem (like every error) that also names the state of
+/// each dependency.
+#[derive(Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "about:blank", "title": "Service unavailable", "status": 503, "code": "unavailable",
+    "detail": "Not ready: redis is unavailable.", "database": "ok", "redis": "unavailable"
+}))]
+pub struct NotReady {
+    #[serde(flatten)]
+    problem: Problem,
     /// `ok` or `unavailable`.
     database: &'static str,
     /// `ok`, `unavailable` or `not_configured`.
@@ -46,7 +63,7 @@ pub struct Readiness {
     get, path = "/ready", tag = "ops",
     responses(
         (status = 200, body = Readiness),
-        (status = 503, description = "A dependency is down", body = Readiness),
+        (status = 503, description = "A dependency is down", body = NotReady, content_type = "application/problem+json"),
     )
 )]
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
@@ -62,18 +79,32 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
             _ => "unavailable",
         },
     };
-    let ok = database == "ok" && redis != "unavailable";
-    let status = if ok {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    let body = Readiness {
-        status: if ok { "ok" } else { "unavailable" },
+    if database == "ok" && redis != "unavailable" {
+        let body = Readiness {
+            status: "ok",
+            database,
+            redis,
+        };
+        return (StatusCode::OK, axum::Json(body)).into_response();
+    }
+    let failed: Vec<&str> = [("database", database), ("redis", redis)]
+        .into_iter()
+        .filter(|(_, state)| *state == "unavailable")
+        .map(|(name, _)| name)
+        .collect();
+    let mut problem = AppError::Unavailable(String::new()).problem();
+    problem.detail = format!("Not ready: {} unavailable.", failed.join(" and "));
+    let body = NotReady {
+        problem,
         database,
         redis,
     };
-    (status, axum::Json(body))
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::CONTENT_TYPE, PROBLEM_JSON)],
+        axum::Json(body),
+    )
+        .into_response()
 }
 
 /// Prometheus metrics: requests by route and status, latency histogram, and the gauges and

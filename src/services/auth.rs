@@ -127,15 +127,18 @@ pub async fn register(
             "Registration is closed on this server.".into(),
         ));
     }
+    // The registration is counted before the (slow) hashing, so concurrent requests cannot
+    // all pass the check; a registration that fails (e.g. a taken email) gives it back.
+    let key = register_key(ip);
     let limit = u64::from(state.config.register_per_hour);
-    if let Some(window) = state.counters.peek(&register_key(ip)).await
-        && window.count >= limit
-    {
-        return Err(AppError::RateLimited {
+    state
+        .counters
+        .acquire(&key, limit, REGISTER_WINDOW)
+        .await
+        .map_err(|window| AppError::RateLimited {
             retry_after_secs: window.retry_after_secs,
-        });
-    }
-    let user = user_service::create(
+        })?;
+    let created = user_service::create(
         state,
         NewUser {
             email: input.email,
@@ -144,8 +147,14 @@ pub async fn register(
             role: Role::Member,
         },
     )
-    .await?;
-    state.counters.hit(&register_key(ip), REGISTER_WINDOW).await;
+    .await;
+    let user = match created {
+        Ok(user) => user,
+        Err(err) => {
+            state.counters.release(&key).await;
+            return Err(err);
+        }
+    };
     issue_pair(state, &user, None).await
 }
 
@@ -164,30 +173,47 @@ pub async fn login(
         (account_key(&email), max),
         (address_key(ip), max * ADDRESS_FACTOR),
     ];
+    // Every attempt takes a failure slot *before* the password is checked (atomically, so a
+    // burst of concurrent guesses cannot all pass the limit); an attempt that turns out not
+    // to be a failure gives its slots back. A refused (429) attempt takes none.
+    let mut taken: Vec<&str> = Vec::with_capacity(limits.len());
     for (key, limit) in &limits {
-        if let Some(window) = state.counters.peek(key).await
-            && window.count >= *limit
-        {
+        if let Err(window) = state.counters.acquire(key, *limit, LOGIN_WINDOW).await {
+            for key in taken {
+                state.counters.release(key).await;
+            }
             return Err(AppError::RateLimited {
                 retry_after_secs: window.retry_after_secs,
             });
         }
+        taken.push(key);
     }
 
-    let user = user_service::find_by_email(state, &email).await?;
+    let outcome = check_credentials(state, &email, password).await;
+    if !matches!(outcome, Ok(None)) {
+        for key in taken {
+            state.counters.release(key).await;
+        }
+    }
+    match outcome? {
+        Some(user) => issue_pair(state, &user, None).await,
+        None => Err(AppError::Unauthorized(BAD_CREDENTIALS.into())),
+    }
+}
+
+/// The active user with this email and password; `None` for a wrong email or password or an
+/// inactive account (all the same failure).
+async fn check_credentials(
+    state: &AppState,
+    email: &str,
+    password: &str,
+) -> AppResult<Option<users::Model>> {
+    let user = user_service::find_by_email(state, email).await?;
     let password_ok = state
         .passwords
         .verify(password, user.as_ref().map(|u| u.password_hash.as_str()))
         .await?;
-    match user {
-        Some(user) if password_ok && user.is_active => issue_pair(state, &user, None).await,
-        _ => {
-            for (key, _) in &limits {
-                state.counters.hit(key, LOGIN_WINDOW).await;
-            }
-            Err(AppError::Unauthorized(BAD_CREDENTIALS.into()))
-        }
-    }
+    Ok(user.filter(|user| password_ok && user.is_active))
 }
 
 async fn revoke_family(state: &AppState, family_id: Uuid) -> AppResult<()> {

@@ -1,5 +1,12 @@
 //! Business rules, authorization and transactions. Services take the caller (`Principal`)
 //! and the state; they never see HTTP types.
 
+pub mod activity;
 pub mod auth;
+pub mod changes;
+pub mod comments;
+pub mod members;
+pub mod position;
+pub mod projects;
+pub mod tasks;
 pub mod users;

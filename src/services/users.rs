@@ -178,6 +178,21 @@ pub async fn apply_changes(
 ) -> AppResult<users::Model> {
     let now = state.clock.now();
     let txn = state.db.write.begin().await?;
+    // A change that may remove an admin first locks every active admin row, in id order, and
+    // only then the target row: two concurrent demotions can neither both pass nor deadlock
+    // (two admins demoting each other at once on PostgreSQL; SQLite runs one writer at a
+    // time anyway).
+    let active_admins = if changes.role.is_some() || changes.is_active.is_some() {
+        users::Entity::find()
+            .filter(users::Column::Role.eq(Role::Admin))
+            .filter(users::Column::IsActive.eq(true))
+            .order_by_asc(users::Column::Id)
+            .lock_exclusive()
+            .all(&txn)
+            .await?
+    } else {
+        Vec::new()
+    };
     let current = users::Entity::find_by_id(id)
         .lock_exclusive()
         .one(&txn)
@@ -186,20 +201,12 @@ pub async fn apply_changes(
 
     let new_role = changes.role.unwrap_or(current.role);
     let new_active = changes.is_active.unwrap_or(current.is_active);
-    if policy::removes_an_admin(current.role, current.is_active, new_role, new_active) {
-        // Lock every active admin row so two concurrent demotions cannot both pass
-        // (PostgreSQL; SQLite runs one writer at a time anyway).
-        let admins = users::Entity::find()
-            .filter(users::Column::Role.eq(Role::Admin))
-            .filter(users::Column::IsActive.eq(true))
-            .lock_exclusive()
-            .all(&txn)
-            .await?;
-        if admins.iter().all(|a| a.id == id) {
-            return Err(AppError::Conflict(
-                "The last active administrator cannot be demoted or deactivated.".into(),
-            ));
-        }
+    if policy::removes_an_admin(current.role, current.is_active, new_role, new_active)
+        && active_admins.iter().all(|a| a.id == id)
+    {
+        return Err(AppError::Conflict(
+            "The last active administrator cannot be demoted or deactivated.".into(),
+        ));
     }
 
     let deactivating = current.is_active && !new_active;

@@ -5,5 +5,7 @@
 mod helpers;
 
 mod auth;
+mod cli;
 mod http_core;
+mod ops;
 mod users;

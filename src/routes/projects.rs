@@ -1,0 +1,472 @@
+//! `/projects/*`: projects, their members, progress, board and activity.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use chrono::NaiveDate;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::core::error::{AppResult, Problem};
+use crate::core::input::{FieldReader, FromFields, Json, Query, QueryReader};
+use crate::core::pagination::{Page, PageRequest};
+use crate::core::validate::{self, ApiEnum};
+use crate::models::project_members::ProjectRole;
+use crate::models::projects::ProjectStatus;
+use crate::routes::{PathId, PathIds};
+use crate::services::activity::{self, ActivityLog};
+use crate::services::members::{self, Member, MemberRef};
+use crate::services::projects::{
+    self as service, Board, NewProject, Project, ProjectChanges, ProjectFilter, ProjectProgress,
+};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_projects, create_project))
+        .routes(routes!(get_project, update_project, delete_project))
+        .routes(routes!(get_progress))
+        .routes(routes!(get_board))
+        .routes(routes!(list_members, add_member))
+        .routes(routes!(update_member, remove_member))
+        .routes(routes!(project_activity))
+}
+
+fn name(value: serde_json::Value) -> Result<String, String> {
+    validate::trimmed_string(value, 1, 200)
+}
+
+fn description(value: serde_json::Value) -> Result<String, String> {
+    validate::text(value, 10_000)
+}
+
+#[derive(ToSchema)]
+#[schema(example = json!({"name": "Website relaunch", "description": "Q1 launch", "start_date": "2026-12-01", "due_date": "2027-03-31"}))]
+pub struct CreateProjectRequest {
+    /// 1–200 characters after trimming.
+    name: String,
+    /// At most 10 000 characters; default `""`.
+    description: Option<String>,
+    /// Default `active`.
+    status: Option<ProjectStatus>,
+    #[schema(value_type = Option<String>, format = Date)]
+    start_date: Option<NaiveDate>,
+    /// Not before `start_date`.
+    #[schema(value_type = Option<String>, format = Date)]
+    due_date: Option<NaiveDate>,
+}
+
+impl FromFields for CreateProjectRequest {
+    fn from_fields(r: &mut FieldReader) -> Option<Self> {
+        let name = r.required("name", name);
+        let description = r.optional("description", description);
+        let status = r.optional("status", validate::one_of::<ProjectStatus>);
+        let start_date = r.optional("start_date", validate::date);
+        let due_date = r.optional("due_date", validate::date);
+        Some(Self {
+            name: name?,
+            description: description?,
+            status: status?,
+            start_date: start_date?,
+            due_date: due_date?,
+        })
+    }
+}
+
+/// Create a project; the caller becomes its owner.
+#[utoipa::path(
+    post, path = "/projects", tag = "projects",
+    security(("bearer" = []), ("oauth2" = [])),
+    request_body = CreateProjectRequest,
+    responses(
+        (status = 201, body = Project, headers(("Location" = String, description = "/projects/{id}"))),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn create_project(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    Json(body): Json<CreateProjectRequest>,
+) -> AppResult<impl IntoResponse> {
+    let project = service::create(
+        &state,
+        &me,
+        NewProject {
+            name: body.name,
+            description: body.description.unwrap_or_default(),
+            status: body.status.unwrap_or(ProjectStatus::Active),
+            start_date: body.start_date,
+            due_date: body.due_date,
+        },
+    )
+    .await?;
+    let location = format!("/projects/{}", project.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        axum::Json(project),
+    ))
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documentation of the query string, read by `QueryReader`
+pub struct ProjectListParams {
+    status: Option<ProjectStatus>,
+    /// Case-insensitive substring of the name or description.
+    q: Option<String>,
+    /// 1–200, default 50.
+    limit: Option<u64>,
+    cursor: Option<String>,
+}
+
+/// Projects the caller is a member of (admins: all), newest first.
+#[utoipa::path(
+    get, path = "/projects", tag = "projects",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(ProjectListParams),
+    responses(
+        (status = 200, body = Page<Project>),
+        (status = 400, description = "Bad cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn list_projects(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    query: Query,
+) -> AppResult<axum::Json<Page<Project>>> {
+    let mut q = QueryReader::new(query);
+    let page = PageRequest::read(&mut q)?;
+    let filter = ProjectFilter {
+        status: q.get("status", |raw| {
+            ProjectStatus::parse(raw).ok_or_else(ProjectStatus::expected)
+        }),
+        q: q.raw("q").map(str::to_string),
+    };
+    q.finish()?;
+    Ok(axum::Json(service::list(&state, &me, filter, page).await?))
+}
+
+/// A project (members; admins: any).
+#[utoipa::path(
+    get, path = "/projects/{id}", tag = "projects",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path, description = "Project id")),
+    responses(
+        (status = 200, body = Project),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project, or not a member", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn get_project(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    PathId(id): PathId,
+) -> AppResult<axum::Json<Project>> {
+    Ok(axum::Json(service::get(&state, &me, id).await?))
+}
+
+#[derive(ToSchema)]
+#[schema(example = json!({"status": "on_hold", "due_date": null}))]
+#[allow(dead_code)] // documents the body; read field by field below
+pub struct UpdateProjectRequest {
+    name: Option<String>,
+    description: Option<String>,
+    status: Option<ProjectStatus>,
+    /// `null` clears it.
+    #[schema(value_type = Option<String>, format = Date)]
+    start_date: Option<NaiveDate>,
+    /// `null` clears it.
+    #[schema(value_type = Option<String>, format = Date)]
+    due_date: Option<NaiveDate>,
+}
+
+struct UpdateProject(ProjectChanges);
+
+impl FromFields for UpdateProject {
+    fn from_fields(r: &mut FieldReader) -> Option<Self> {
+        let name = r.update("name", name);
+        let description = r.update("description", description);
+        let status = r.update("status", validate::one_of::<ProjectStatus>);
+        let start_date = r.patch("start_date", validate::date);
+        let due_date = r.patch("due_date", validate::date);
+        Some(Self(ProjectChanges {
+            name: name?,
+            description: description?,
+            status: status?,
+            start_date: start_date?,
+            due_date: due_date?,
+        }))
+    }
+}
+
+/// Update a project (owner or editor).
+#[utoipa::path(
+    patch, path = "/projects/{id}", tag = "projects",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path, description = "Project id")),
+    request_body = UpdateProjectRequest,
+    responses(
+        (status = 200, body = Project),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Viewer", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn update_project(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    PathId(id): PathId,
+    Json(UpdateProject(changes)): Json<UpdateProject>,
+) -> AppResult<axum::Json<Project>> {
+    Ok(axum::Json(service::update(&state, &me, id, changes).await?))
+}
+
+/// Delete a project and its tasks (owner).
+#[utoipa::path(
+    delete, path = "/projects/{id}", tag = "projects",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path, description = "Project id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an owner", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn delete_project(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    PathId(id): PathId,
+) -> AppResult<StatusCode> {
+    service::delete(&state, &me, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Task counts by status and overdue tasks.
+#[utoipa::path(
+    get, path = "/projects/{id}/progress", tag = "projects",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path, description = "Project id")),
+    responses(
+        (status = 200, body = ProjectProgress),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn get_progress(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    PathId(id): PathId,
+) -> AppResult<axum::Json<ProjectProgress>> {
+    Ok(axum::Json(service::progress(&state, &me, id).await?))
+}
+
+/// The kanban board: four columns in order, tasks in board order, and the event `seq` of
+/// the same snapshot.
+#[utoipa::path(
+    get, path = "/projects/{id}/board", tag = "projects",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path, description = "Project id")),
+    responses(
+        (status = 200, body = Board),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn get_board(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    PathId(id): PathId,
+) -> AppResult<axum::Json<Board>> {
+    Ok(axum::Json(service::board(&state, &me, id).await?))
+}
+
+/// The project's members (a plain array, not paginated).
+#[utoipa::path(
+    get, path = "/projects/{id}/members", tag = "members",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path, description = "Project id")),
+    responses(
+        (status = 200, body = Vec<Member>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn list_members(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    PathId(id): PathId,
+) -> AppResult<axum::Json<Vec<Member>>> {
+    Ok(axum::Json(members::list(&state, &me, id).await?))
+}
+
+#[derive(ToSchema)]
+#[schema(example = json!({"email": "grace@example.com", "role": "editor"}))]
+#[allow(dead_code)] // documents the body; read field by field below
+pub struct AddMemberRequest {
+    /// The user to add; give `user_id` or `email`, not both.
+    user_id: Option<Uuid>,
+    email: Option<String>,
+    role: ProjectRole,
+}
+
+struct AddMember {
+    who: MemberRef,
+    role: ProjectRole,
+}
+
+impl FromFields for AddMember {
+    fn from_fields(r: &mut FieldReader) -> Option<Self> {
+        let user_id = r.optional("user_id", validate::uuid);
+        let email = r.optional("email", validate::email);
+        let role = r.required("role", validate::one_of::<ProjectRole>);
+        let who = match (user_id?, email?) {
+            (Some(id), None) => MemberRef::Id(id),
+            (None, Some(email)) => MemberRef::Email(email),
+            (Some(_), Some(_)) => {
+                r.error("email", "give either user_id or email, not both");
+                return None;
+            }
+            (None, None) => {
+                r.error("user_id", "user_id or email is required");
+                return None;
+            }
+        };
+        Some(Self { who, role: role? })
+    }
+}
+
+/// Add a member by `user_id` or `email` (owner). An unknown user → 422 on that field.
+#[utoipa::path(
+    post, path = "/projects/{id}/members", tag = "members",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path, description = "Project id")),
+    request_body = AddMemberRequest,
+    responses(
+        (status = 201, body = Member),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an owner", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already a member", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn add_member(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    PathId(id): PathId,
+    Json(body): Json<AddMember>,
+) -> AppResult<(StatusCode, axum::Json<Member>)> {
+    let member = members::add(&state, &me, id, body.who, body.role).await?;
+    Ok((StatusCode::CREATED, axum::Json(member)))
+}
+
+#[derive(ToSchema)]
+#[schema(example = json!({"role": "viewer"}))]
+pub struct UpdateMemberRequest {
+    role: ProjectRole,
+}
+
+impl FromFields for UpdateMemberRequest {
+    fn from_fields(r: &mut FieldReader) -> Option<Self> {
+        let role = r.required("role", validate::one_of::<ProjectRole>);
+        Some(Self { role: role? })
+    }
+}
+
+/// Change a member's role (owner). The last owner cannot be demoted (409).
+#[utoipa::path(
+    patch, path = "/projects/{id}/members/{user_id}", tag = "members",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(
+        ("id" = Uuid, Path, description = "Project id"),
+        ("user_id" = Uuid, Path, description = "Member's user id"),
+    ),
+    request_body = UpdateMemberRequest,
+    responses(
+        (status = 200, body = Member),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an owner", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project or member", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Last owner", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn update_member(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    PathIds(id, user_id): PathIds,
+    Json(body): Json<UpdateMemberRequest>,
+) -> AppResult<axum::Json<Member>> {
+    Ok(axum::Json(
+        members::update_role(&state, &me, id, user_id, body.role).await?,
+    ))
+}
+
+/// Remove a member (owner), or leave (the member itself). The last owner stays (409).
+#[utoipa::path(
+    delete, path = "/projects/{id}/members/{user_id}", tag = "members",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(
+        ("id" = Uuid, Path, description = "Project id"),
+        ("user_id" = Uuid, Path, description = "Member's user id"),
+    ),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Neither owner nor the member", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project or member", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Last owner", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn remove_member(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    PathIds(id, user_id): PathIds,
+) -> AppResult<StatusCode> {
+    members::remove(&state, &me, id, user_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documentation of the query string, read by `QueryReader`
+pub struct PageParams {
+    /// 1–200, default 50.
+    limit: Option<u64>,
+    cursor: Option<String>,
+}
+
+/// The project's activity, newest first (members).
+#[utoipa::path(
+    get, path = "/projects/{id}/activity", tag = "activity",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path, description = "Project id"), PageParams),
+    responses(
+        (status = 200, body = Page<ActivityLog>),
+        (status = 400, description = "Bad cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn project_activity(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    PathId(id): PathId,
+    query: Query,
+) -> AppResult<axum::Json<Page<ActivityLog>>> {
+    let mut q = QueryReader::new(query);
+    let page = PageRequest::read(&mut q)?;
+    q.finish()?;
+    Ok(axum::Json(
+        activity::for_project(&state, &me, id, page).await?,
+    ))
+}

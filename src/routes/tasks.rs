@@ -1,0 +1,501 @@
+//! `/tasks/*`: tasks, board moves and task comments.
+
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::{HeaderValue, StatusCode, header, request::Parts};
+use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::core::error::{AppError, AppResult, Problem};
+use crate::core::input::{
+    FieldReader, FromFields, Json, Query, QueryReader, json_object, read_body,
+};
+use crate::core::pagination::{Page, PageRequest};
+use crate::core::validate::{self, ApiEnum};
+use crate::models::tasks::{Priority, TaskStatus};
+use crate::routes::PathId;
+use crate::services::comments::{self, Comment};
+use crate::services::tasks::{
+    self as service, IfMatch, Move, NewTask, Sort, Task, TaskChanges, TaskFilter, etag,
+};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_tasks, create_task))
+        .routes(routes!(get_task, update_task, delete_task))
+        .routes(routes!(move_task))
+        .routes(routes!(list_comments, create_comment))
+}
+
+/// A single task with its `ETag: "<version>"`.
+fn with_etag(status: StatusCode, task: Task) -> Response {
+    let tag = HeaderValue::from_str(&etag(task.version)).ok();
+    let mut response = (status, axum::Json(task)).into_response();
+    if let Some(tag) = tag {
+        response.headers_mut().insert(header::ETAG, tag);
+    }
+    response
+}
+
+/// The `If-Match` request header.
+pub struct IfMatchHeader(IfMatch);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatchHeader {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> AppResult<Self> {
+        let raw = match parts.headers.get(header::IF_MATCH) {
+            None => None,
+            Some(v) => Some(v.to_str().map_err(|_| AppError::PreconditionFailed)?),
+        };
+        Ok(Self(IfMatch::parse(raw)))
+    }
+}
+
+fn title(value: serde_json::Value) -> Result<String, String> {
+    validate::trimmed_string(value, 1, 200)
+}
+
+fn description(value: serde_json::Value) -> Result<String, String> {
+    validate::text(value, 10_000)
+}
+
+#[derive(ToSchema)]
+#[schema(example = json!({"project_id": "01936f0e-1c2a-7cc0-9d4e-3f5a6b7c8d9e", "title": "Write the launch post", "priority": "high", "labels": ["marketing"], "due_date": "2026-12-01"}))]
+pub struct CreateTaskRequest {
+    project_id: Uuid,
+    /// 1–200 characters after trimming.
+    title: String,
+    /// At most 10 000 characters; default `""`.
+    description: Option<String>,
+    /// Default `todo`; the task goes to the end of its column.
+    status: Option<TaskStatus>,
+    /// Default `medium`.
+    priority: Option<Priority>,
+    /// Must be a member of the project.
+    assignee_id: Option<Uuid>,
+    /// Up to 20 distinct labels of 1–50 characters.
+    labels: Option<Vec<String>>,
+    #[schema(value_type = Option<String>, format = Date)]
+    due_date: Option<NaiveDate>,
+}
+
+impl FromFields for CreateTaskRequest {
+    fn from_fields(r: &mut FieldReader) -> Option<Self> {
+        let project_id = r.required("project_id", validate::uuid);
+        let title = r.required("title", title);
+        let description = r.optional("description", description);
+        let status = r.optional("status", validate::one_of::<TaskStatus>);
+        let priority = r.optional("priority", validate::one_of::<Priority>);
+        let assignee_id = r.optional("assignee_id", validate::uuid);
+        let labels = r.optional("labels", validate::labels);
+        let due_date = r.optional("due_date", validate::date);
+        Some(Self {
+            project_id: project_id?,
+            title: title?,
+            description: description?,
+            status: status?,
+            priority: priority?,
+            assignee_id: assignee_id?,
+            labels: labels?,
+            due_date: due_date?,
+        })
+    }
+}
+
+/// Create a task (owner or editor of the project).
+#[utoipa::path(
+    post, path = "/tasks", tag = "tasks",
+    security(("bearer" = []), ("oauth2" = [])),
+    request_body = CreateTaskRequest,
+    responses(
+        (status = 201, body = Task, headers(("ETag" = String, description = "\"<version>\""), ("Location" = String))),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Viewer", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Project not found or not visible", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn create_task(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    Json(body): Json<CreateTaskRequest>,
+) -> AppResult<Response> {
+    let task = service::create(
+        &state,
+        &me,
+        NewTask {
+            project_id: body.project_id,
+            title: body.title,
+            description: body.description.unwrap_or_default(),
+            status: body.status.unwrap_or(TaskStatus::Todo),
+            priority: body.priority.unwrap_or(Priority::Medium),
+            assignee_id: body.assignee_id,
+            labels: body.labels.unwrap_or_default(),
+            due_date: body.due_date,
+        },
+    )
+    .await?;
+    let location = HeaderValue::from_str(&format!("/tasks/{}", task.id)).ok();
+    let mut response = with_etag(StatusCode::CREATED, task);
+    if let Some(location) = location {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documentation of the query string, read by `QueryReader`
+pub struct TaskListParams {
+    project_id: Option<Uuid>,
+    status: Option<TaskStatus>,
+    priority: Option<Priority>,
+    /// A user id, or `me`.
+    assignee_id: Option<String>,
+    label: Option<String>,
+    /// Case-insensitive substring of the title or description.
+    q: Option<String>,
+    /// Tasks due strictly before this date.
+    #[param(value_type = Option<String>, format = Date)]
+    due_before: Option<NaiveDate>,
+    /// `position`, `created_at`, `due_date` or `priority`, `-` prefix for descending.
+    /// Default `position` when `project_id` and `status` are given, else `-created_at`.
+    sort: Option<String>,
+    /// 1–200, default 50.
+    limit: Option<u64>,
+    cursor: Option<String>,
+}
+
+/// Tasks visible to the caller (admins: all), filtered, sorted, paginated.
+#[utoipa::path(
+    get, path = "/tasks", tag = "tasks",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(TaskListParams),
+    responses(
+        (status = 200, body = Page<Task>),
+        (status = 400, description = "Bad cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn list_tasks(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    query: Query,
+) -> AppResult<axum::Json<Page<Task>>> {
+    let mut q = QueryReader::new(query);
+    let page = PageRequest::read(&mut q)?;
+    let uuid = |raw: &str| Uuid::parse_str(raw).map_err(|_| "must be a UUID".to_string());
+    let me_id = me.id();
+    let filter = TaskFilter {
+        project_id: q.get("project_id", uuid),
+        status: q.get("status", |r| {
+            TaskStatus::parse(r).ok_or_else(TaskStatus::expected)
+        }),
+        priority: q.get("priority", |r| {
+            Priority::parse(r).ok_or_else(Priority::expected)
+        }),
+        assignee_id: q.get("assignee_id", |r| {
+            if r == "me" {
+                Ok(me_id)
+            } else {
+                Uuid::parse_str(r).map_err(|_| "must be a UUID or `me`".to_string())
+            }
+        }),
+        label: q.raw("label").map(|l| l.trim().to_string()),
+        q: q.raw("q").map(str::to_string),
+        due_before: q.get("due_before", validate::parse_date),
+        sort: q.get("sort", Sort::parse),
+    };
+    q.finish()?;
+    Ok(axum::Json(service::list(&state, &me, filter, page).await?))
+}
+
+/// A task (members of its project; admins: any).
+#[utoipa::path(
+    get, path = "/tasks/{id}", tag = "tasks",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path, description = "Task id")),
+    responses(
+        (status = 200, body = Task, headers(("ETag" = String, description = "\"<version>\""))),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn get_task(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    PathId(id): PathId,
+) -> AppResult<Response> {
+    Ok(with_etag(
+        StatusCode::OK,
+        service::get(&state, &me, id).await?,
+    ))
+}
+
+#[derive(ToSchema)]
+#[schema(example = json!({"priority": "urgent", "assignee_id": null}))]
+#[allow(dead_code)] // documents the body; read field by field below
+pub struct UpdateTaskRequest {
+    title: Option<String>,
+    description: Option<String>,
+    priority: Option<Priority>,
+    /// `null` unassigns; must be a project member.
+    assignee_id: Option<Uuid>,
+    labels: Option<Vec<String>>,
+    /// `null` clears it.
+    #[schema(value_type = Option<String>, format = Date)]
+    due_date: Option<NaiveDate>,
+}
+
+struct UpdateTask(TaskChanges);
+
+impl FromFields for UpdateTask {
+    fn from_fields(r: &mut FieldReader) -> Option<Self> {
+        let title = r.update("title", title);
+        let description = r.update("description", description);
+        let priority = r.update("priority", validate::one_of::<Priority>);
+        let assignee_id = r.patch("assignee_id", validate::uuid);
+        let labels = r.update("labels", validate::labels);
+        let due_date = r.patch("due_date", validate::date);
+        r.forbid("status", "is changed only by PATCH /tasks/{id}/move");
+        r.forbid("project_id", "cannot be changed");
+        Some(Self(TaskChanges {
+            title: title?,
+            description: description?,
+            priority: priority?,
+            assignee_id: assignee_id?,
+            labels: labels?,
+            due_date: due_date?,
+        }))
+    }
+}
+
+/// Update a task (owner or editor). Honours `If-Match: "<version>"` (412 when stale).
+#[utoipa::path(
+    patch, path = "/tasks/{id}", tag = "tasks",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(
+        ("id" = Uuid, Path, description = "Task id"),
+        ("If-Match" = Option<String>, Header, description = "\"<version>\" or *"),
+    ),
+    request_body = UpdateTaskRequest,
+    responses(
+        (status = 200, body = Task, headers(("ETag" = String, description = "\"<version>\""))),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Viewer", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn update_task(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    PathId(id): PathId,
+    IfMatchHeader(if_match): IfMatchHeader,
+    Json(UpdateTask(changes)): Json<UpdateTask>,
+) -> AppResult<Response> {
+    let task = service::update(&state, &me, id, changes, if_match).await?;
+    Ok(with_etag(StatusCode::OK, task))
+}
+
+/// Delete a task (owner or editor). Honours `If-Match`.
+#[utoipa::path(
+    delete, path = "/tasks/{id}", tag = "tasks",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(
+        ("id" = Uuid, Path, description = "Task id"),
+        ("If-Match" = Option<String>, Header, description = "\"<version>\" or *"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Viewer", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn delete_task(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    PathId(id): PathId,
+    IfMatchHeader(if_match): IfMatchHeader,
+) -> AppResult<StatusCode> {
+    service::delete(&state, &me, id, if_match).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Where to move a task (as a JSON body, or the same names as query parameters).
+#[derive(ToSchema)]
+#[schema(example = json!({"status": "in_progress", "after_id": "01936f0e-2b3c-7d4e-8f90-a1b2c3d4e5f6"}))]
+pub struct MoveRequest {
+    status: TaskStatus,
+    /// Put the task directly before this task of the target column.
+    before_id: Option<Uuid>,
+    /// Put the task directly after this task of the target column.
+    after_id: Option<Uuid>,
+}
+
+impl FromFields for MoveRequest {
+    fn from_fields(r: &mut FieldReader) -> Option<Self> {
+        let status = r.required("status", validate::one_of::<TaskStatus>);
+        let before_id = r.optional("before_id", validate::uuid);
+        let after_id = r.optional("after_id", validate::uuid);
+        Some(Self {
+            status: status?,
+            before_id: before_id?,
+            after_id: after_id?,
+        })
+    }
+}
+
+/// The move target from the JSON body when there is one, else from the query string.
+struct MoveInput(MoveRequest);
+
+impl<S: Send + Sync> FromRequest<S> for MoveInput {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> AppResult<Self> {
+        let has_body = req.headers().contains_key(header::CONTENT_TYPE)
+            || req
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .is_some_and(|v| v.as_bytes() != b"0");
+        if has_body {
+            let object = json_object(req).await?;
+            return MoveRequest::from_object(object).map(MoveInput);
+        }
+        let (mut parts, body) = req.into_parts();
+        // A body without a content type is still read (and must be empty).
+        if !read_body(&parts.headers, body).await?.is_empty() {
+            return Err(AppError::UnsupportedMediaType(
+                "Expected a body with Content-Type: application/json.".into(),
+            ));
+        }
+        let Query(params) = Query::from_request_parts(&mut parts, state).await?;
+        let fields = params
+            .into_iter()
+            .filter(|(k, _)| matches!(k.as_str(), "status" | "before_id" | "after_id"))
+            .map(|(k, v)| (k, serde_json::Value::String(v)))
+            .collect();
+        MoveRequest::from_object(fields).map(MoveInput)
+    }
+}
+
+/// Move a task on the board: to `status`, directly before `before_id` and/or after
+/// `after_id` (both: they must be adjacent), else to the end of the column.
+///
+/// Parameters come as query parameters or as a JSON body. Moving to `done` sets
+/// `completed_at`; moving out of `done` clears it. Honours `If-Match`.
+#[utoipa::path(
+    patch, path = "/tasks/{id}/move", tag = "tasks",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(
+        ("id" = Uuid, Path, description = "Task id"),
+        ("status" = Option<TaskStatus>, Query, description = "Target column (required unless given in the body)"),
+        ("before_id" = Option<Uuid>, Query, description = "Directly before this task"),
+        ("after_id" = Option<Uuid>, Query, description = "Directly after this task"),
+        ("If-Match" = Option<String>, Header, description = "\"<version>\" or *"),
+    ),
+    request_body(content = Option<MoveRequest>, content_type = "application/json"),
+    responses(
+        (status = 200, body = Task, headers(("ETag" = String, description = "\"<version>\""))),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Viewer", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad status or neighbour", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn move_task(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    PathId(id): PathId,
+    IfMatchHeader(if_match): IfMatchHeader,
+    MoveInput(body): MoveInput,
+) -> AppResult<Response> {
+    let target = Move {
+        status: body.status,
+        before_id: body.before_id,
+        after_id: body.after_id,
+    };
+    let task = service::move_task(&state, &me, id, target, if_match).await?;
+    Ok(with_etag(StatusCode::OK, task))
+}
+
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documentation of the query string, read by `QueryReader`
+pub struct CommentPageParams {
+    /// 1–200, default 50.
+    limit: Option<u64>,
+    cursor: Option<String>,
+}
+
+/// A task's comments, oldest first.
+#[utoipa::path(
+    get, path = "/tasks/{id}/comments", tag = "comments",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path, description = "Task id"), CommentPageParams),
+    responses(
+        (status = 200, body = Page<Comment>),
+        (status = 400, description = "Bad cursor", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn list_comments(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    PathId(id): PathId,
+    query: Query,
+) -> AppResult<axum::Json<Page<Comment>>> {
+    let mut q = QueryReader::new(query);
+    let page = PageRequest::read(&mut q)?;
+    q.finish()?;
+    Ok(axum::Json(comments::list(&state, &me, id, page).await?))
+}
+
+#[derive(ToSchema)]
+#[schema(example = json!({"body": "Looks good to me."}))]
+pub struct CommentRequest {
+    /// 1–10 000 characters after trimming.
+    pub body: String,
+}
+
+impl FromFields for CommentRequest {
+    fn from_fields(r: &mut FieldReader) -> Option<Self> {
+        let body = r.required("body", |v| validate::trimmed_string(v, 1, 10_000));
+        Some(Self { body: body? })
+    }
+}
+
+/// Comment on a task (any member, viewers included).
+#[utoipa::path(
+    post, path = "/tasks/{id}/comments", tag = "comments",
+    security(("bearer" = []), ("oauth2" = [])),
+    params(("id" = Uuid, Path, description = "Task id")),
+    request_body = CommentRequest,
+    responses(
+        (status = 201, body = Comment),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn create_comment(
+    State(state): State<AppState>,
+    AuthUser(me): AuthUser,
+    PathId(id): PathId,
+    Json(body): Json<CommentRequest>,
+) -> AppResult<(StatusCode, axum::Json<Comment>)> {
+    let comment = comments::create(&state, &me, id, body.body).await?;
+    Ok((StatusCode::CREATED, axum::Json(comment)))
+}

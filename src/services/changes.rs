@@ -1,0 +1,179 @@
+//! The write path of every change clients must see (DESIGN.md "Write path"):
+//!
+//! 1. begin a transaction on the write connection and lock the project row
+//!    (`SELECT … FOR UPDATE` on PostgreSQL; SQLite runs one writer at a time),
+//! 2. check the caller's permission,
+//! 3. apply the change and [`ProjectChange::record`] it: the activity row, `event_seq + 1`
+//!    on the project and the `events` row with that seq — all in the same transaction,
+//! 4. commit, then publish the events on the bus.
+//!
+//! So a project's `seq` is gapless and in commit order, and an event exists iff its change
+//! committed.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter,
+    QuerySelect, TransactionTrait,
+};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::auth::Principal;
+use crate::auth::policy::{self, ProjectAction};
+use crate::core::error::{AppError, AppResult};
+use crate::models::project_members::{self, ProjectRole};
+use crate::models::{activity_log, events, projects};
+use crate::realtime::bus::Event;
+use crate::state::AppState;
+
+/// One recorded change: its activity entry and its event.
+pub struct Change {
+    /// Both the activity `action` and the event `type`, e.g. `task.moved`.
+    pub kind: &'static str,
+    pub task_id: Option<Uuid>,
+    /// The activity entry's `details`.
+    pub details: Value,
+    /// The event's `data`.
+    pub data: Value,
+}
+
+pub struct ProjectChange {
+    pub txn: DatabaseTransaction,
+    /// The project as locked at the start of the transaction.
+    pub project: projects::Model,
+    /// The caller's effective role (admins: owner).
+    pub role: Option<ProjectRole>,
+    pub actor: Principal,
+    pub now: DateTime<Utc>,
+    events: Vec<Event>,
+}
+
+/// The caller's membership role in a project, if any.
+pub async fn membership(
+    db: &impl sea_orm::ConnectionTrait,
+    project_id: Uuid,
+    user_id: Uuid,
+) -> AppResult<Option<ProjectRole>> {
+    Ok(project_members::Entity::find_by_id((project_id, user_id))
+        .one(db)
+        .await?
+        .map(|m| m.role))
+}
+
+impl ProjectChange {
+    /// Starts a change of an existing project, locking it. A project the caller is not a
+    /// member of answers 404 (so does a missing one).
+    pub async fn begin(
+        state: &AppState,
+        actor: &Principal,
+        project_id: Uuid,
+        action: ProjectAction,
+    ) -> AppResult<Self> {
+        let txn = state.db.write.begin().await?;
+        let project = projects::Entity::find_by_id(project_id)
+            .lock_exclusive()
+            .one(&txn)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        let member_role = membership(&txn, project_id, actor.id()).await?;
+        let role = policy::effective_role(actor.user.role, member_role);
+        policy::project_access(role, action).check()?;
+        Ok(Self {
+            txn,
+            project,
+            role,
+            actor: actor.clone(),
+            now: state.clock.now(),
+            events: Vec::new(),
+        })
+    }
+
+    /// Starts the change that creates `project` (inserted here, with the creator as owner).
+    pub async fn create_project(
+        state: &AppState,
+        actor: &Principal,
+        project: projects::ActiveModel,
+    ) -> AppResult<Self> {
+        let txn = state.db.write.begin().await?;
+        let project = project.insert(&txn).await?;
+        let now = state.clock.now();
+        project_members::ActiveModel {
+            project_id: Set(project.id),
+            user_id: Set(actor.id()),
+            role: Set(ProjectRole::Owner),
+            added_at: Set(now),
+        }
+        .insert(&txn)
+        .await?;
+        Ok(Self {
+            txn,
+            project,
+            role: Some(ProjectRole::Owner),
+            actor: actor.clone(),
+            now,
+            events: Vec::new(),
+        })
+    }
+
+    pub fn require(&self, action: ProjectAction) -> AppResult<()> {
+        policy::project_access(self.role, action).check()
+    }
+
+    /// Writes the activity entry and the next event of the project. Returns its seq.
+    pub async fn record(&mut self, change: Change) -> AppResult<i64> {
+        let seq = self.project.event_seq + 1;
+        self.project.event_seq = seq;
+        let project_id = self.project.id;
+        activity_log::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            user_id: Set(self.actor.id()),
+            project_id: Set(project_id),
+            task_id: Set(change.task_id),
+            action: Set(change.kind.to_string()),
+            details: Set(change.details.to_string()),
+            created_at: Set(self.now),
+        }
+        .insert(&self.txn)
+        .await?;
+        projects::Entity::update_many()
+            .col_expr(projects::Column::EventSeq, Expr::value(seq))
+            .filter(projects::Column::Id.eq(project_id))
+            .exec(&self.txn)
+            .await?;
+        let payload = json!({
+            "type": change.kind,
+            "project_id": project_id,
+            "seq": seq,
+            "actor_id": self.actor.id(),
+            "at": crate::core::time::format(&self.now),
+            "data": change.data,
+        })
+        .to_string();
+        events::ActiveModel {
+            project_id: Set(project_id),
+            seq: Set(seq),
+            event_type: Set(change.kind.to_string()),
+            actor_id: Set(self.actor.id()),
+            payload: Set(payload.clone()),
+            created_at: Set(self.now),
+        }
+        .insert(&self.txn)
+        .await?;
+        self.events.push(Event {
+            project_id,
+            seq,
+            payload: Arc::from(payload),
+        });
+        Ok(seq)
+    }
+
+    /// Commits, then publishes the recorded events.
+    pub async fn commit(self, state: &AppState) -> AppResult<()> {
+        self.txn.commit().await?;
+        state.bus.publish(self.events);
+        Ok(())
+    }
+}

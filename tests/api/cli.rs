@@ -1,0 +1,485 @@
+//! The `flowtrack` binary: `--help`, settings validation, `migrate`, `user create`, `serve`
+//! with a graceful stop on SIGTERM. Each run happens in a temporary working directory (with
+//! an empty `.env`, so no `.env` of a parent directory is picked up) against a temporary
+//! SQLite file, with a cleared environment. They need no PostgreSQL, so they run the same in
+//! both modes.
+
+use std::path::PathBuf;
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::process::Command;
+
+use crate::helpers::*;
+
+/// Safety net against a hung child; never reached when things work.
+const DEADLINE: Duration = Duration::from_secs(120);
+
+struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join(".env"), "").expect("write .env");
+        Self { dir }
+    }
+
+    fn db_path(&self) -> PathBuf {
+        self.dir.path().join("flowtrack.db")
+    }
+
+    fn db_url(&self) -> String {
+        format!("sqlite://{}?mode=rwc", self.db_path().display())
+    }
+
+    fn write_dotenv(&self, contents: &str) {
+        std::fs::write(self.dir.path().join(".env"), contents).expect("write .env");
+    }
+
+    /// `flowtrack <args>` in the sandbox with only `DATABASE_URL` set.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_flowtrack"));
+        command
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("DATABASE_URL", self.db_url())
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        command
+    }
+}
+
+/// Runs to completion, capturing the output.
+async fn run(mut command: Command) -> Output {
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    tokio::time::timeout(DEADLINE, command.output())
+        .await
+        .expect("flowtrack did not exit")
+        .expect("run flowtrack")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn describe(output: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        output.status.code(),
+        text(&output.stdout),
+        text(&output.stderr)
+    )
+}
+
+fn assert_success(output: &Output) {
+    assert!(output.status.success(), "{}", describe(output));
+}
+
+/// Asserts a failed run whose stderr is exactly one line naming `names`; returns that line.
+fn assert_one_line_failure(output: &Output, names: &[&str]) -> String {
+    assert!(!output.status.success(), "{}", describe(output));
+    let stderr = text(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "one stderr line expected: {}",
+        describe(output)
+    );
+    for name in names {
+        assert!(
+            lines[0].contains(name),
+            "`{name}` not named: {}",
+            describe(output)
+        );
+    }
+    lines[0].to_string()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+// ---------------------------------------------------------------------------------------
+// --help
+
+#[tokio::test]
+async fn help_lists_subcommands_and_settings() {
+    let sandbox = Sandbox::new();
+    let output = run(sandbox.command(&["--help"])).await;
+    assert_success(&output);
+    let help = text(&output.stdout);
+    for subcommand in ["serve", "migrate", "user"] {
+        assert!(
+            help.lines().any(|l| l.trim_start().starts_with(subcommand)),
+            "subcommand {subcommand} not listed:\n{help}"
+        );
+    }
+    for (variable, flag) in [
+        ("FLOWTRACK_BIND", "--bind"),
+        ("DATABASE_URL", "--database-url"),
+        ("REDIS_URL", "--redis-url"),
+        ("FLOWTRACK_JWT_SECRET", "--jwt-secret"),
+        ("FLOWTRACK_ACCESS_TTL", "--access-ttl"),
+        ("FLOWTRACK_REFRESH_TTL", "--refresh-ttl"),
+        ("FLOWTRACK_REGISTRATION", "--registration"),
+        ("FLOWTRACK_ADMIN_EMAIL", "--admin-email"),
+        ("FLOWTRACK_ADMIN_PASSWORD", "--admin-password"),
+        ("FLOWTRACK_CORS_ORIGINS", "--cors-origins"),
+        ("FLOWTRACK_LOGIN_MAX_FAILURES", "--login-max-failures"),
+        ("FLOWTRACK_REGISTER_PER_HOUR", "--register-per-hour"),
+        ("FLOWTRACK_EVENT_RETENTION_DAYS", "--event-retention-days"),
+        ("FLOWTRACK_LOG_FORMAT", "--log-format"),
+    ] {
+        assert!(help.contains(variable), "{variable} not listed:\n{help}");
+        assert!(help.contains(flag), "{flag} not listed:\n{help}");
+    }
+}
+
+#[tokio::test]
+async fn help_never_shows_secret_values() {
+    let sandbox = Sandbox::new();
+    let mut command = sandbox.command(&["--help"]);
+    command
+        .env(
+            "FLOWTRACK_JWT_SECRET",
+            "jwt-secret-value-0123456789abcdef-xyz",
+        )
+        .env("FLOWTRACK_ADMIN_PASSWORD", "admin-password-value-42");
+    let output = run(command).await;
+    assert_success(&output);
+    let help = text(&output.stdout);
+    assert!(!help.contains("jwt-secret-value"), "{help}");
+    assert!(!help.contains("admin-password-value"), "{help}");
+}
+
+#[tokio::test]
+async fn user_create_help_lists_its_options() {
+    let sandbox = Sandbox::new();
+    let output = run(sandbox.command(&["user", "create", "--help"])).await;
+    assert_success(&output);
+    let help = text(&output.stdout);
+    for option in ["--email", "--password", "--full-name", "--admin"] {
+        assert!(help.contains(option), "{option} not listed:\n{help}");
+    }
+    let output = run(sandbox.command(&["user", "--help"])).await;
+    assert_success(&output);
+    assert!(text(&output.stdout).contains("create"));
+}
+
+// ---------------------------------------------------------------------------------------
+// Bad settings
+
+#[tokio::test]
+async fn bad_settings_stop_the_start_with_one_line_naming_the_variable() {
+    let cases = [
+        ("FLOWTRACK_REGISTRATION", "maybe"),
+        ("FLOWTRACK_BIND", "nope"),
+        ("DATABASE_URL", "mysql://x"),
+        ("FLOWTRACK_ACCESS_TTL", "abc"),
+        ("FLOWTRACK_REFRESH_TTL", "-5"),
+        ("FLOWTRACK_LOG_FORMAT", "xml"),
+        ("REDIS_URL", "http://not-redis"),
+        ("FLOWTRACK_CORS_ORIGINS", "not an origin"),
+        ("FLOWTRACK_LOGIN_MAX_FAILURES", "many"),
+        ("FLOWTRACK_JWT_SECRET", "short"),
+    ];
+    for (variable, value) in cases {
+        let sandbox = Sandbox::new();
+        // The default command (serve) on a free port, should the setting slip through.
+        let mut command = sandbox.command(&[]);
+        command
+            .env("FLOWTRACK_BIND", format!("127.0.0.1:{}", free_port()))
+            .env(variable, value);
+        let output = run(command).await;
+        assert_one_line_failure(&output, &[variable]);
+        assert!(
+            !sandbox.db_path().exists(),
+            "{variable}: the database was touched"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_bad_setting_stops_every_subcommand() {
+    let sandbox = Sandbox::new();
+    for args in [
+        &["migrate"][..],
+        &["serve"],
+        &[
+            "user",
+            "create",
+            "--email",
+            "a@x.org",
+            "--password",
+            "longenough1",
+            "--full-name",
+            "A",
+        ],
+    ] {
+        let mut command = sandbox.command(args);
+        command.env("FLOWTRACK_REGISTRATION", "maybe");
+        let output = run(command).await;
+        assert_one_line_failure(&output, &["FLOWTRACK_REGISTRATION"]);
+    }
+    assert!(!sandbox.db_path().exists());
+}
+
+#[tokio::test]
+async fn a_bad_flag_value_names_the_setting() {
+    let sandbox = Sandbox::new();
+    let output = run(sandbox.command(&["migrate", "--registration", "maybe"])).await;
+    assert_one_line_failure(&output, &["FLOWTRACK_REGISTRATION", "--registration"]);
+    let output = run(sandbox.command(&["--log-format", "xml", "migrate"])).await;
+    assert_one_line_failure(&output, &["FLOWTRACK_LOG_FORMAT"]);
+}
+
+#[tokio::test]
+async fn settings_come_from_dotenv_and_the_environment_wins() {
+    let sandbox = Sandbox::new();
+    sandbox.write_dotenv("FLOWTRACK_REGISTRATION=maybe\n");
+    let output = run(sandbox.command(&["migrate"])).await;
+    assert_one_line_failure(&output, &["FLOWTRACK_REGISTRATION"]);
+
+    let mut command = sandbox.command(&["migrate"]);
+    command.env("FLOWTRACK_REGISTRATION", "closed");
+    let output = run(command).await;
+    assert_success(&output);
+}
+
+// ---------------------------------------------------------------------------------------
+// migrate
+
+#[tokio::test]
+async fn migrate_is_idempotent() {
+    let sandbox = Sandbox::new();
+    let first = run(sandbox.command(&["migrate"])).await;
+    assert_success(&first);
+    assert!(sandbox.db_path().exists(), "no database file created");
+    let second = run(sandbox.command(&["migrate"])).await;
+    assert_success(&second);
+
+    // The schema is there: a server starts on it and works.
+    let url = sandbox.db_url();
+    let app = TestApp::spawn_with(move |cfg| cfg.database_url = url).await;
+    app.register().await;
+}
+
+// ---------------------------------------------------------------------------------------
+// user create
+
+fn create_args<'a>(email: &'a str, password: &'a str, name: &'a str) -> Vec<&'a str> {
+    vec![
+        "user",
+        "create",
+        "--email",
+        email,
+        "--password",
+        password,
+        "--full-name",
+        name,
+    ]
+}
+
+#[tokio::test]
+async fn user_create_makes_an_admin_who_can_sign_in() {
+    let sandbox = Sandbox::new();
+    let mut args = create_args("A@x.org", "longenough1", "Ann");
+    args.push("--admin");
+    let output = run(sandbox.command(&args)).await;
+    assert_success(&output);
+    assert!(
+        text(&output.stdout).contains("a@x.org"),
+        "{}",
+        describe(&output)
+    );
+
+    // A server on the same database knows her, as an admin, by her lower-cased email.
+    let url = sandbox.db_url();
+    let app = TestApp::spawn_with(move |cfg| cfg.database_url = url).await;
+    let ann = app.login("a@x.org", "longenough1").await;
+    assert_eq!(ann.user["role"], "admin");
+    assert_eq!(ann.user["full_name"], "Ann");
+    assert_eq!(ann.user["email"], "a@x.org");
+    assert_eq!(ann.user["is_active"], true);
+    let response = app
+        .get("/users")
+        .bearer_auth(&ann.access)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn user_create_without_admin_makes_a_member() {
+    let sandbox = Sandbox::new();
+    let output = run(sandbox.command(&create_args("bob@x.org", "longenough2", "  Bob  "))).await;
+    assert_success(&output);
+    let url = sandbox.db_url();
+    let app = TestApp::spawn_with(move |cfg| cfg.database_url = url).await;
+    let bob = app.login("bob@x.org", "longenough2").await;
+    assert_eq!(bob.user["role"], "member");
+    assert_eq!(bob.user["full_name"], "Bob");
+}
+
+#[tokio::test]
+async fn user_create_with_a_taken_email_fails() {
+    let sandbox = Sandbox::new();
+    let mut args = create_args("A@x.org", "longenough1", "Ann");
+    args.push("--admin");
+    assert_success(&run(sandbox.command(&args)).await);
+
+    for email in ["A@x.org", "a@X.ORG"] {
+        let output = run(sandbox.command(&create_args(email, "otherpassword", "Other"))).await;
+        let line = assert_one_line_failure(&output, &[]);
+        assert!(line.to_lowercase().contains("exists"), "{line}");
+    }
+    // The first account is untouched.
+    let url = sandbox.db_url();
+    let app = TestApp::spawn_with(move |cfg| cfg.database_url = url).await;
+    let ann = app.login("a@x.org", "longenough1").await;
+    assert_eq!(ann.user["full_name"], "Ann");
+    let response = app
+        .post("/auth/login")
+        .json(&json!({"email": "a@x.org", "password": "otherpassword"}))
+        .send()
+        .await
+        .expect("send");
+    assert_problem(response, 401, "unauthorized").await;
+}
+
+#[tokio::test]
+async fn user_create_validates_its_arguments() {
+    let sandbox = Sandbox::new();
+    let cases = [
+        (create_args("not-an-email", "longenough1", "Ann"), "--email"),
+        (create_args("a@x.org", "short", "Ann"), "--password"),
+        (create_args("a@x.org", "longenough1", "   "), "--full-name"),
+    ];
+    for (args, option) in cases {
+        let output = run(sandbox.command(&args)).await;
+        assert_one_line_failure(&output, &[option]);
+    }
+    // Missing arguments are a usage error.
+    let output = run(sandbox.command(&["user", "create", "--email", "a@x.org"])).await;
+    assert!(!output.status.success(), "{}", describe(&output));
+    assert!(
+        text(&output.stderr).contains("--password"),
+        "{}",
+        describe(&output)
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// serve
+
+/// Waits until `GET /health` answers 200, failing early if the process exits.
+async fn wait_until_healthy(child: &mut tokio::process::Child, base: &str, logs: &Sandbox) {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            panic!("flowtrack exited early ({status}):\n{}", read_logs(logs));
+        }
+        if let Ok(response) = client.get(format!("{base}/health")).send().await
+            && response.status() == StatusCode::OK
+        {
+            let body: Value = response.json().await.expect("json");
+            assert_eq!(body, json!({"status": "ok"}));
+            return;
+        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "flowtrack never became healthy:\n{}",
+            read_logs(logs)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn read_logs(sandbox: &Sandbox) -> String {
+    let read =
+        |name: &str| std::fs::read_to_string(sandbox.dir.path().join(name)).unwrap_or_default();
+    format!(
+        "--- stdout\n{}\n--- stderr\n{}",
+        read("stdout.log"),
+        read("stderr.log")
+    )
+}
+
+#[tokio::test]
+async fn serve_answers_and_stops_cleanly_on_sigterm() {
+    let sandbox = Sandbox::new();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let stdout = std::fs::File::create(sandbox.dir.path().join("stdout.log")).expect("log");
+    let stderr = std::fs::File::create(sandbox.dir.path().join("stderr.log")).expect("log");
+    let mut command = sandbox.command(&["serve"]);
+    command
+        .env("FLOWTRACK_BIND", format!("127.0.0.1:{port}"))
+        .env("FLOWTRACK_ADMIN_EMAIL", "Root@Example.org")
+        .env("FLOWTRACK_ADMIN_PASSWORD", "bootstrap-password")
+        .env("FLOWTRACK_LOG_FORMAT", "json")
+        .stdout(Stdio::from(stdout))
+        .stderr(Stdio::from(stderr));
+    let mut child = command.spawn().expect("spawn flowtrack serve");
+    wait_until_healthy(&mut child, &base, &sandbox).await;
+
+    // It serves the API, migrated, with the bootstrap admin.
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let response = client
+        .post(format!("{base}/auth/login"))
+        .json(&json!({"email": "root@example.org", "password": "bootstrap-password"}))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(response.status(), StatusCode::OK, "{}", read_logs(&sandbox));
+    let pair: Value = response.json().await.expect("json");
+    assert_eq!(pair["user"]["role"], "admin");
+    drop(client);
+
+    let pid = child.id().expect("pid").to_string();
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("run kill");
+    assert!(kill.success());
+    let status = tokio::time::timeout(DEADLINE, child.wait())
+        .await
+        .expect("flowtrack did not stop after SIGTERM")
+        .expect("wait");
+    assert!(status.success(), "exit {status}:\n{}", read_logs(&sandbox));
+
+    // JSON logs: every stdout line is a JSON object.
+    let logs = std::fs::read_to_string(sandbox.dir.path().join("stdout.log")).expect("logs");
+    assert!(!logs.trim().is_empty(), "no logs");
+    for line in logs.lines().filter(|l| !l.trim().is_empty()) {
+        let parsed: Result<Value, _> = serde_json::from_str(line);
+        assert!(
+            parsed.is_ok_and(|v| v.is_object()),
+            "not a JSON log line: {line}"
+        );
+    }
+    assert!(
+        !logs.contains("bootstrap-password"),
+        "a secret reached the logs"
+    );
+    // The port is closed now.
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+}
