@@ -35,7 +35,9 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::tasks::router())
         .merge(routes::comments::router())
         .merge(routes::activity::router())
+        .merge(routes::notifications::router())
         .merge(routes::ops::router())
+        .merge(crate::realtime::ws::router())
         .split_for_parts()
 }
 

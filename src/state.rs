@@ -15,6 +15,7 @@ use crate::core::limits::Counters;
 use crate::core::security::{self, JwtKeys, Passwords};
 use crate::models::settings;
 use crate::realtime::bus::Bus;
+use crate::realtime::hub::Hub;
 use crate::services;
 
 #[derive(Clone)]
@@ -30,6 +31,7 @@ pub struct Inner {
     pub redis: Option<ConnectionManager>,
     pub clock: Clock,
     pub bus: Bus,
+    pub hub: Hub,
     /// Cancelled when the server starts shutting down (long-lived tasks and sockets stop).
     pub shutdown: CancellationToken,
 }
@@ -69,6 +71,15 @@ impl AppState {
             Some(conn) => Counters::redis(conn.clone(), &config.redis_prefix, clock.clone()),
             None => Counters::local(clock.clone()),
         };
+        let shutdown = CancellationToken::new();
+        let bus = match (&config.redis_url, &redis) {
+            (Some(url), Some(conn)) => {
+                Bus::redis(url, conn.clone(), &config.redis_prefix, shutdown.clone())
+                    .context("REDIS_URL")?
+            }
+            _ => Bus::in_process(),
+        };
+        let hub = Hub::start(db.clone(), bus.subscribe(), shutdown.clone());
         let hashing_threads = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
@@ -80,11 +91,13 @@ impl AppState {
             counters,
             redis,
             clock,
-            bus: Bus::in_process(),
+            bus,
+            hub,
             db,
             config,
-            shutdown: CancellationToken::new(),
+            shutdown,
         }));
+        crate::realtime::maintenance::start(&state);
 
         if let Some(admin) = &state.config.admin {
             services::users::ensure_admin(&state, &admin.email, &admin.password)

@@ -47,10 +47,19 @@ fn bearer_token(parts: &Parts) -> Option<&str> {
 /// Resolves an access token to an active user: signature and claims first, then the user
 /// from the cache (a database read only on a miss).
 pub async fn authenticate(state: &AppState, token: &str) -> AppResult<Principal> {
+    authenticate_with_expiry(state, token).await.map(|(p, _)| p)
+}
+
+/// [`authenticate`], also answering when the token expires (sockets close then).
+pub async fn authenticate_with_expiry(
+    state: &AppState,
+    token: &str,
+) -> AppResult<(Principal, chrono::DateTime<chrono::Utc>)> {
     let claims = state
         .jwt
         .verify_access(token, state.clock.now())
         .map_err(|_| AppError::Unauthorized(INVALID_TOKEN.into()))?;
+    let expires_at = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_default();
     let user = match state.users.get(claims.sub).await {
         Some(user) => user,
         None => {
@@ -66,7 +75,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> AppResult<Principal>
     if !user.is_active {
         return Err(AppError::Unauthorized(INVALID_TOKEN.into()));
     }
-    Ok(Principal { user })
+    Ok((Principal { user }, expires_at))
 }
 
 impl FromRequestParts<AppState> for AuthUser {

@@ -106,10 +106,10 @@ impl JwtKeys {
         if claims.typ != ACCESS_TYPE {
             return Err(TokenError::WrongType);
         }
-        if claims.exp + LEEWAY_SECS <= now {
+        if claims.exp.saturating_add(LEEWAY_SECS) <= now {
             return Err(TokenError::Expired);
         }
-        if claims.iat > now + LEEWAY_SECS {
+        if claims.iat > now.saturating_add(LEEWAY_SECS) {
             return Err(TokenError::IssuedInFuture);
         }
         Ok(claims)

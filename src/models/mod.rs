@@ -3,6 +3,7 @@
 pub mod activity_log;
 pub mod comments;
 pub mod events;
+pub mod notifications;
 pub mod project_members;
 pub mod projects;
 pub mod refresh_tokens;

@@ -1,40 +1,219 @@
-//! The event bus: committed events are published here after their transaction commits.
-//! The database (`events`) is the truth; the bus is the fast path to connected clients.
+//! The bus: how an instance tells every instance (itself included) that something committed.
+//!
+//! The database is the truth (`events`, `users`, `notifications`); the bus is only the fast
+//! path. Without `REDIS_URL` it is an in-process broadcast. With Redis, messages are also
+//! published on the channel `kanban_updates` (prefixed when `FLOWTRACK_REDIS_PREFIX` is not
+//! the default) by one ordered publisher task, and a listener task forwards what other
+//! instances publish. A message lost on the way (Redis down, a crash between commit and
+//! publish) is recovered from the database by the hub's catch-up and the user watcher.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::sync::broadcast;
+use futures_util::StreamExt;
+use redis::aio::ConnectionManager;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 /// One committed change of a project, as clients receive it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Event {
     pub project_id: Uuid,
     pub seq: i64,
+    /// The event type, e.g. `member.added` (also inside the payload).
+    pub kind: String,
+    /// For member events: the member's user id (the hub adds or drops their sockets).
+    pub subject: Option<Uuid>,
     /// The exact WebSocket message (JSON text), as stored in `events.payload`.
     pub payload: Arc<str>,
 }
 
-/// The in-process bus (one instance).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "k", rename_all = "snake_case")]
+pub enum BusMessage {
+    Event(Event),
+    /// A user changed (deactivated, role…): drop cached copies; close sockets if inactive.
+    UserChanged {
+        user_id: Uuid,
+        active: bool,
+    },
+    /// A personal notification for one user (the JSON WebSocket message).
+    Notification {
+        user_id: Uuid,
+        payload: Arc<str>,
+    },
+}
+
+/// What travels over Redis: the message and the instance that sent it (which ignores its
+/// own echo, having delivered it locally already).
+#[derive(Serialize, Deserialize)]
+struct Envelope {
+    origin: Uuid,
+    message: BusMessage,
+}
+
 #[derive(Clone)]
 pub struct Bus {
-    events: broadcast::Sender<Event>,
+    local: broadcast::Sender<BusMessage>,
+    remote: Option<mpsc::Sender<BusMessage>>,
+}
+
+/// The Redis channel for a key prefix.
+pub fn channel_name(prefix: &str) -> String {
+    if prefix == "flowtrack" {
+        "kanban_updates".to_string()
+    } else {
+        format!("{prefix}:kanban_updates")
+    }
 }
 
 impl Bus {
     pub fn in_process() -> Self {
-        let (events, _) = broadcast::channel(4096);
-        Self { events }
-    }
-
-    /// Publishes committed events (nobody listening is fine: they are in the database).
-    pub fn publish(&self, events: Vec<Event>) {
-        for event in events {
-            let _ = self.events.send(event);
+        let (local, _) = broadcast::channel(8192);
+        Self {
+            local,
+            remote: None,
         }
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.events.subscribe()
+    /// A bus that also goes through Redis; spawns the publisher and listener tasks.
+    pub fn redis(
+        url: &str,
+        conn: ConnectionManager,
+        prefix: &str,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Self> {
+        let (local, _) = broadcast::channel(8192);
+        let (remote, queue) = mpsc::channel(16_384);
+        let origin = Uuid::now_v7();
+        let channel = channel_name(prefix);
+        tokio::spawn(publisher(
+            conn,
+            channel.clone(),
+            origin,
+            queue,
+            shutdown.clone(),
+        ));
+        let client = redis::Client::open(url)?;
+        tokio::spawn(listener(client, channel, origin, local.clone(), shutdown));
+        Ok(Self {
+            local,
+            remote: Some(remote),
+        })
+    }
+
+    /// Delivers to this instance at once and queues for the others.
+    pub fn publish(&self, message: BusMessage) {
+        if let BusMessage::Event(_) = &message {
+            metrics::counter!("flowtrack_events_published_total").increment(1);
+        }
+        let _ = self.local.send(message.clone());
+        if let Some(remote) = &self.remote
+            && remote.try_send(message).is_err()
+        {
+            tracing::warn!("bus publish queue full; other instances catch up from the database");
+        }
+    }
+
+    /// Delivers to this instance only (what each instance finds out on its own).
+    pub fn publish_local(&self, message: BusMessage) {
+        let _ = self.local.send(message);
+    }
+
+    pub fn publish_all(&self, messages: impl IntoIterator<Item = BusMessage>) {
+        for m in messages {
+            self.publish(m);
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<BusMessage> {
+        self.local.subscribe()
+    }
+}
+
+/// Publishes queued messages in order; a failed publish is logged and dropped (the database
+/// catch-up delivers it).
+async fn publisher(
+    mut conn: ConnectionManager,
+    channel: String,
+    origin: Uuid,
+    mut queue: mpsc::Receiver<BusMessage>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let message = tokio::select! {
+            () = shutdown.cancelled() => return,
+            m = queue.recv() => match m { Some(m) => m, None => return },
+        };
+        let Ok(text) = serde_json::to_string(&Envelope { origin, message }) else {
+            continue;
+        };
+        let result: redis::RedisResult<i64> = redis::cmd("PUBLISH")
+            .arg(&channel)
+            .arg(text)
+            .query_async(&mut conn)
+            .await;
+        if let Err(err) = result {
+            tracing::warn!(%err, "redis publish failed; relying on database catch-up");
+        }
+    }
+}
+
+/// Subscribes to the channel, reconnecting with backoff, and forwards other instances'
+/// messages to the local bus.
+async fn listener(
+    client: redis::Client,
+    channel: String,
+    origin: Uuid,
+    local: broadcast::Sender<BusMessage>,
+    shutdown: CancellationToken,
+) {
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        if shutdown.is_cancelled() {
+            return;
+        }
+        let connected =
+            tokio::time::timeout(Duration::from_secs(2), client.get_async_pubsub()).await;
+        let mut pubsub = match connected {
+            Ok(Ok(p)) => p,
+            _ => {
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(backoff) => {}
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+                continue;
+            }
+        };
+        if let Err(err) = pubsub.subscribe(&channel).await {
+            tracing::warn!(%err, "redis subscribe failed");
+            continue;
+        }
+        tracing::info!(%channel, "subscribed to the redis bus");
+        backoff = Duration::from_millis(100);
+        let mut stream = pubsub.on_message();
+        loop {
+            let msg = tokio::select! {
+                () = shutdown.cancelled() => return,
+                m = stream.next() => m,
+            };
+            let Some(msg) = msg else {
+                tracing::warn!("redis bus connection lost; reconnecting");
+                break;
+            };
+            let Ok(text) = msg.get_payload::<String>() else {
+                continue;
+            };
+            match serde_json::from_str::<Envelope>(&text) {
+                Ok(envelope) if envelope.origin != origin => {
+                    let _ = local.send(envelope.message);
+                }
+                Ok(_) => {}
+                Err(err) => tracing::warn!(%err, "ignoring a malformed bus message"),
+            }
+        }
     }
 }

@@ -1,4 +1,7 @@
-//! Real-time delivery: the event bus (and, with the real-time layer, the hub and the
-//! WebSocket endpoint).
+//! Real-time delivery: the event bus, the hub (connection manager), the WebSocket endpoint
+//! and the background duties that keep them honest.
 
 pub mod bus;
+pub mod hub;
+pub mod maintenance;
+pub mod ws;

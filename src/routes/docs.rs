@@ -24,6 +24,8 @@ use crate::core::error::{FieldError, Problem};
         (name = "tasks", description = "Tasks and board moves (optimistic concurrency with ETag / If-Match)"),
         (name = "comments", description = "Task discussion"),
         (name = "activity", description = "The activity log"),
+        (name = "notifications", description = "Personal notifications"),
+        (name = "realtime", description = "WebSocket notification stream"),
         (name = "ops", description = "Health, readiness, metrics"),
     )
 )]

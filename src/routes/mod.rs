@@ -5,6 +5,7 @@ pub mod activity;
 pub mod auth;
 pub mod comments;
 pub mod docs;
+pub mod notifications;
 pub mod ops;
 pub mod projects;
 pub mod tasks;

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::core::error::{AppResult, Problem};
-use crate::core::input::{FieldReader, FromFields, Json, Query, QueryReader};
+use crate::core::input::{FieldReader, FromFields, Json, Patch, Query, QueryReader};
 use crate::core::pagination::{Page, PageRequest};
 use crate::core::validate::{self, ApiEnum};
 use crate::models::project_members::ProjectRole;
@@ -65,6 +65,12 @@ impl FromFields for CreateProjectRequest {
         let status = r.optional("status", validate::one_of::<ProjectStatus>);
         let start_date = r.optional("start_date", validate::date);
         let due_date = r.optional("due_date", validate::date);
+        // Listed with the other problems (the service checks it again).
+        if let (Some(Some(start)), Some(Some(due))) = (start_date, due_date)
+            && due < start
+        {
+            r.error("due_date", "must not be before start_date");
+        }
         Some(Self {
             name: name?,
             description: description?,
@@ -195,6 +201,12 @@ impl FromFields for UpdateProject {
         let status = r.update("status", validate::one_of::<ProjectStatus>);
         let start_date = r.patch("start_date", validate::date);
         let due_date = r.patch("due_date", validate::date);
+        // Listed with the other problems; the service checks against stored dates too.
+        if let (Some(Patch::Set(start)), Some(Patch::Set(due))) = (&start_date, &due_date)
+            && due < start
+        {
+            r.error("due_date", "must not be before start_date");
+        }
         Some(Self(ProjectChanges {
             name: name?,
             description: description?,

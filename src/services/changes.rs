@@ -25,8 +25,9 @@ use crate::auth::Principal;
 use crate::auth::policy::{self, ProjectAction};
 use crate::core::error::{AppError, AppResult};
 use crate::models::project_members::{self, ProjectRole};
-use crate::models::{activity_log, events, projects};
-use crate::realtime::bus::Event;
+use crate::models::{activity_log, events, notifications, projects};
+use crate::realtime::bus::{BusMessage, Event};
+use crate::services::notifications::Notification;
 use crate::state::AppState;
 
 /// One recorded change: its activity entry and its event.
@@ -34,6 +35,8 @@ pub struct Change {
     /// Both the activity `action` and the event `type`, e.g. `task.moved`.
     pub kind: &'static str,
     pub task_id: Option<Uuid>,
+    /// For member events: the member's user id (the hub starts or stops their delivery).
+    pub subject: Option<Uuid>,
     /// The activity entry's `details`.
     pub details: Value,
     /// The event's `data`.
@@ -48,7 +51,7 @@ pub struct ProjectChange {
     pub role: Option<ProjectRole>,
     pub actor: Principal,
     pub now: DateTime<Utc>,
-    events: Vec<Event>,
+    published: Vec<BusMessage>,
 }
 
 /// The caller's membership role in a project, if any.
@@ -87,7 +90,7 @@ impl ProjectChange {
             role,
             actor: actor.clone(),
             now: state.clock.now(),
-            events: Vec::new(),
+            published: Vec::new(),
         })
     }
 
@@ -114,7 +117,7 @@ impl ProjectChange {
             role: Some(ProjectRole::Owner),
             actor: actor.clone(),
             now,
-            events: Vec::new(),
+            published: Vec::new(),
         })
     }
 
@@ -162,18 +165,57 @@ impl ProjectChange {
         }
         .insert(&self.txn)
         .await?;
-        self.events.push(Event {
+        self.published.push(BusMessage::Event(Event {
             project_id,
             seq,
+            kind: change.kind.to_string(),
+            subject: change.subject,
             payload: Arc::from(payload),
-        });
+        }));
         Ok(seq)
     }
 
-    /// Commits, then publishes the recorded events.
+    /// Stores a personal notification for `user_id` (never for the actor's own actions);
+    /// it is pushed to the user's sockets after commit.
+    pub async fn notify(
+        &mut self,
+        user_id: Uuid,
+        kind: &'static str,
+        task_id: Option<Uuid>,
+        message: String,
+    ) -> AppResult<()> {
+        if user_id == self.actor.id() {
+            return Ok(());
+        }
+        let row = notifications::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            user_id: Set(user_id),
+            kind: Set(kind.to_string()),
+            project_id: Set(self.project.id),
+            task_id: Set(task_id),
+            actor_id: Set(self.actor.id()),
+            message: Set(message),
+            created_at: Set(self.now),
+            read_at: Set(None),
+        }
+        .insert(&self.txn)
+        .await?;
+        let payload = json!({
+            "type": "notification",
+            "notification": Notification::from(&row),
+        })
+        .to_string();
+        self.published.push(BusMessage::Notification {
+            user_id,
+            payload: Arc::from(payload),
+        });
+        Ok(())
+    }
+
+    /// Commits, then publishes the recorded events and notifications.
     pub async fn commit(self, state: &AppState) -> AppResult<()> {
         self.txn.commit().await?;
-        state.bus.publish(self.events);
+        state.bus.publish_all(self.published);
         Ok(())
     }
 }

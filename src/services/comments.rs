@@ -84,7 +84,7 @@ pub async fn create(
     let project_id = find_task(state, task_id).await?.project_id;
     let mut change = ProjectChange::begin(state, actor, project_id, ProjectAction::Comment).await?;
     // The task may have been deleted meanwhile.
-    tasks::Entity::find_by_id(task_id)
+    let task = tasks::Entity::find_by_id(task_id)
         .one(&change.txn)
         .await?
         .filter(|t| t.project_id == project_id)
@@ -101,10 +101,20 @@ pub async fn create(
     .insert(&change.txn)
     .await?;
     let comment = Comment::from(&row);
+    if let Some(assignee) = task.assignee_id {
+        let message = format!(
+            "{} commented on \u{201c}{}\u{201d}",
+            actor.user.full_name, task.title
+        );
+        change
+            .notify(assignee, "comment.created", Some(task_id), message)
+            .await?;
+    }
     change
         .record(Change {
             kind: "comment.created",
             task_id: Some(task_id),
+            subject: None,
             details: json!({"comment_id": comment.id}),
             data: json!({"comment": comment}),
         })
@@ -154,6 +164,7 @@ pub async fn update(
         .record(Change {
             kind: "comment.updated",
             task_id: Some(task_id),
+            subject: None,
             details: json!({"comment_id": id}),
             data: json!({"comment": comment}),
         })
@@ -170,6 +181,7 @@ pub async fn delete(state: &AppState, actor: &Principal, id: Uuid) -> AppResult<
         .record(Change {
             kind: "comment.deleted",
             task_id: Some(current.task_id),
+            subject: None,
             details: json!({"comment_id": id}),
             data: json!({"comment": comment}),
         })

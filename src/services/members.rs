@@ -167,10 +167,20 @@ pub async fn add(
         }
     })?;
     let member = Member::new(&user, &row);
+    let message = format!(
+        "{} added you to {} as {}",
+        actor.user.full_name,
+        change.project.name,
+        crate::core::validate::ApiEnum::as_str(role)
+    );
+    change
+        .notify(user.id, "member.added", None, message)
+        .await?;
     change
         .record(Change {
             kind: "member.added",
             task_id: None,
+            subject: Some(user.id),
             details: json!({"user_id": user.id, "role": role}),
             data: json!({"member": member}),
         })
@@ -209,6 +219,7 @@ pub async fn update_role(
         .record(Change {
             kind: "member.updated",
             task_id: None,
+            subject: Some(user_id),
             details: json!({"user_id": user_id, "from": from, "to": role}),
             data: json!({"member": member}),
         })
@@ -242,6 +253,7 @@ pub async fn remove(
         .record(Change {
             kind: "member.removed",
             task_id: None,
+            subject: Some(user_id),
             details: json!({"user_id": user_id, "role": current.role}),
             data: json!({"member": member}),
         })

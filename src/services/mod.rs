@@ -6,6 +6,7 @@ pub mod auth;
 pub mod changes;
 pub mod comments;
 pub mod members;
+pub mod notifications;
 pub mod position;
 pub mod projects;
 pub mod tasks;

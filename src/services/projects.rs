@@ -59,11 +59,7 @@ pub struct Progress {
 }
 
 pub fn percent(done: u64, total: u64) -> u64 {
-    if total == 0 {
-        0
-    } else {
-        (done * 100 + total / 2) / total
-    }
+    (done * 100 + total / 2).checked_div(total).unwrap_or(0)
 }
 
 impl From<StatusCounts> for Progress {
@@ -208,6 +204,7 @@ pub async fn create(state: &AppState, actor: &Principal, new: NewProject) -> App
         .record(Change {
             kind: "project.created",
             task_id: None,
+            subject: None,
             details: json!({"name": project.name}),
             data: json!({"project": project}),
         })
@@ -338,8 +335,9 @@ pub async fn update(
         .record(Change {
             kind: "project.updated",
             task_id: None,
+            subject: None,
             details: json!({"changes": changed}),
-            data: json!({"project": project, "changes": changed}),
+            data: json!({"project": project}),
         })
         .await?;
     change.commit(state).await?;
@@ -354,6 +352,7 @@ pub async fn delete(state: &AppState, actor: &Principal, id: Uuid) -> AppResult<
         .record(Change {
             kind: "project.deleted",
             task_id: None,
+            subject: None,
             details: json!({"name": name}),
             data: json!({"project_id": id}),
         })

@@ -207,16 +207,30 @@ pub async fn create(state: &AppState, actor: &Principal, new: NewTask) -> AppRes
     .await?;
     replace_labels(&change.txn, row.id, &new.labels).await?;
     let task = Task::from(&row);
+    if let Some(assignee) = task.assignee_id {
+        let message = assigned_message(&change, &task.title);
+        change
+            .notify(assignee, "task.assigned", Some(task.id), message)
+            .await?;
+    }
     change
         .record(Change {
             kind: "task.created",
             task_id: Some(task.id),
+            subject: None,
             details: json!({"title": task.title, "status": task.status}),
             data: json!({"task": task}),
         })
         .await?;
     change.commit(state).await?;
     Ok(task)
+}
+
+fn assigned_message(change: &ProjectChange, title: &str) -> String {
+    format!(
+        "{} assigned you \u{201c}{}\u{201d} in {}",
+        change.actor.user.full_name, title, change.project.name
+    )
 }
 
 async fn find(db: &impl ConnectionTrait, id: Uuid) -> AppResult<tasks::Model> {
@@ -320,10 +334,17 @@ pub async fn update(
         replace_labels(&change.txn, id, labels).await?;
     }
     let task = Task::from(&updated);
+    if let Some(assignee) = assignee.filter(|a| Some(*a) != current.assignee_id) {
+        let message = assigned_message(&change, &task.title);
+        change
+            .notify(assignee, "task.assigned", Some(id), message)
+            .await?;
+    }
     change
         .record(Change {
             kind: "task.updated",
             task_id: Some(id),
+            subject: None,
             details: json!({"changes": changed}),
             data: json!({"task": task, "changes": changed}),
         })
@@ -448,6 +469,7 @@ pub async fn move_task(
         .record(Change {
             kind: "task.moved",
             task_id: Some(id),
+            subject: None,
             details: json!({"from": from, "to": status}),
             data: json!({"task": task, "from": from, "to": status}),
         })
@@ -468,6 +490,7 @@ pub async fn delete(
         .record(Change {
             kind: "task.deleted",
             task_id: Some(id),
+            subject: None,
             details: json!({"title": task.title}),
             data: json!({"task": task}),
         })
@@ -563,7 +586,7 @@ fn after_cursor(sort: Sort, raw: &str) -> AppResult<Condition> {
         serde_json::from_str(raw).map_err(|_| bad_cursor())?;
     let id_col = || Expr::col(tasks::Column::Id);
     let beyond = |e: SimpleExpr, v: SimpleExpr| if sort.descending { e.lt(v) } else { e.gt(v) };
-    let id_beyond = beyond(id_col().into(), Expr::value(id));
+    let id_beyond = beyond(id_col(), Expr::value(id));
     let keyset = |e: SimpleExpr, v: SimpleExpr| {
         Condition::any()
             .add(beyond(e.clone(), v.clone()))
@@ -572,12 +595,12 @@ fn after_cursor(sort: Sort, raw: &str) -> AppResult<Condition> {
     Ok(match sort.key {
         SortKey::Position => {
             let v = value.as_str().ok_or_else(bad_cursor)?.to_string();
-            keyset(Expr::col(tasks::Column::Position).into(), Expr::value(v))
+            keyset(Expr::col(tasks::Column::Position), Expr::value(v))
         }
         SortKey::CreatedAt => {
             let ms = value.as_i64().ok_or_else(bad_cursor)?;
             let at = DateTime::<Utc>::from_timestamp_millis(ms).ok_or_else(bad_cursor)?;
-            keyset(Expr::col(tasks::Column::CreatedAt).into(), Expr::value(at))
+            keyset(Expr::col(tasks::Column::CreatedAt), Expr::value(at))
         }
         SortKey::Priority => {
             let rank = value.as_i64().ok_or_else(bad_cursor)?;
@@ -593,7 +616,7 @@ fn after_cursor(sort: Sort, raw: &str) -> AppResult<Condition> {
                     Condition::any().add(due().is_null()).add(
                         Condition::all()
                             .add(due().is_not_null())
-                            .add(keyset(due().into(), Expr::value(d))),
+                            .add(keyset(due(), Expr::value(d))),
                     )
                 }
                 _ => return Err(bad_cursor()),
@@ -651,8 +674,19 @@ pub async fn list(
             .to_owned();
         query = query.filter(tasks::Column::Id.in_subquery(labelled));
     }
+    // SQL `lower()` folds ASCII letters only (SQLite always, PostgreSQL under the C locale):
+    // a search with other letters is narrowed in SQL by its ASCII part, then matched with
+    // Unicode case folding below (`unicode_q`).
+    let mut unicode_q: Option<String> = None;
     if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let pattern = like_pattern(q);
+        let pattern = if q.is_ascii() {
+            like_pattern(q)
+        } else {
+            let needle = q.to_lowercase();
+            let pattern = ascii_like_pattern(&needle);
+            unicode_q = Some(needle);
+            pattern
+        };
         let like = |col: tasks::Column| {
             Expr::expr(Func::lower(Expr::col(col)))
                 .like(LikeExpr::new(pattern.clone()).escape('\\'))
@@ -665,9 +699,6 @@ pub async fn list(
     }
     if let Some(d) = filter.due_before {
         query = query.filter(tasks::Column::DueDate.lt(d));
-    }
-    if let Some(after) = &page.after {
-        query = query.filter(after_cursor(sort, after)?);
     }
     let order = if sort.descending {
         Order::Desc
@@ -682,10 +713,57 @@ pub async fn list(
             .order_by(Expr::col(tasks::Column::DueDate).is_null(), Order::Asc)
             .order_by(tasks::Column::DueDate, order.clone()),
     };
-    let rows = query
-        .order_by(tasks::Column::Id, order)
-        .limit(page.limit + 1)
-        .all(&state.db.read)
-        .await?;
+    let query = query.order_by(tasks::Column::Id, order);
+    let Some(needle) = unicode_q else {
+        let mut query = query;
+        if let Some(after) = &page.after {
+            query = query.filter(after_cursor(sort, after)?);
+        }
+        let rows = query.limit(page.limit + 1).all(&state.db.read).await?;
+        return Ok(page.finish(rows, |t| cursor_key(sort, t), |t| Task::from(&t)));
+    };
+    // A Unicode search: read on in keyset batches until the page (+1) is full.
+    const BATCH: u64 = 500;
+    let matches = |t: &tasks::Model| {
+        t.title.to_lowercase().contains(&needle) || t.description.to_lowercase().contains(&needle)
+    };
+    let mut rows = Vec::new();
+    let mut after = page.after.clone();
+    loop {
+        let mut batch = query.clone();
+        if let Some(after) = &after {
+            batch = batch.filter(after_cursor(sort, after)?);
+        }
+        let fetched = batch.limit(BATCH).all(&state.db.read).await?;
+        let exhausted = (fetched.len() as u64) < BATCH;
+        after = fetched.last().map(|t| cursor_key(sort, t));
+        rows.extend(fetched.into_iter().filter(|t| matches(t)));
+        if exhausted || rows.len() as u64 > page.limit {
+            break;
+        }
+    }
     Ok(page.finish(rows, |t| cursor_key(sort, t), |t| Task::from(&t)))
+}
+
+/// A `LIKE` pattern (escape `\\`) that every case variant of the lower-cased `needle` matches
+/// under ASCII-only `lower()`: its ASCII characters, with a `%` for each run of others.
+fn ascii_like_pattern(needle: &str) -> String {
+    let mut pattern = String::from("%");
+    let mut wildcard = true;
+    for c in needle.chars() {
+        if c.is_ascii() {
+            if matches!(c, '%' | '_' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+            wildcard = false;
+        } else if !wildcard {
+            pattern.push('%');
+            wildcard = true;
+        }
+    }
+    if !wildcard {
+        pattern.push('%');
+    }
+    pattern
 }

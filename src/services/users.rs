@@ -16,6 +16,7 @@ use crate::core::error::{AppError, AppResult, is_unique_violation};
 use crate::core::pagination::{Page, PageRequest};
 use crate::models::users::{self, Role};
 use crate::models::{project_members, refresh_tokens};
+use crate::realtime::bus::BusMessage;
 use crate::state::AppState;
 
 /// A user as the API shows it (never the password hash).
@@ -226,6 +227,10 @@ pub async fn apply_changes(
     }
     txn.commit().await?;
     state.users.invalidate(id).await;
+    state.bus.publish(BusMessage::UserChanged {
+        user_id: id,
+        active: updated.is_active,
+    });
     Ok(updated)
 }
 

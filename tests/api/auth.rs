@@ -1790,3 +1790,59 @@ async fn login_form_with_a_charset_parameter_is_accepted() {
     let pair = expect_ok(response, "form with charset").await;
     assert_eq!(pair["user"]["id"], user.id.to_string());
 }
+
+#[tokio::test]
+async fn a_signed_token_with_extreme_timestamps_gets_an_answer() {
+    let (app, user) = forge_setup().await;
+    // `Some(false)`: must be refused; `None`: either answer is fine, as long as it is one.
+    let cases = [
+        ("exp", json!(i64::MAX), None),
+        ("iat", json!(i64::MIN), None),
+        ("exp", json!(i64::MIN), Some(false)),
+        ("iat", json!(i64::MAX), Some(false)),
+        ("exp", json!(1.5e300), Some(false)),
+        ("exp", json!("tomorrow"), Some(false)),
+    ];
+    for (claim, value, accepted) in cases {
+        let mut claims = claims_for(&app, user.id);
+        claims[claim] = value.clone();
+        let token = sign(Algorithm::HS256, SECRET, &claims);
+        let response = me_with(&app, &token).await;
+        let what = format!("{claim} = {value}");
+        match accepted {
+            Some(false) => {
+                assert_unauthorized(response, &what).await;
+            }
+            _ if response.status().as_u16() == 200 => {}
+            _ => {
+                assert_unauthorized(response, &what).await;
+            }
+        }
+    }
+    // The server is still fine.
+    expect_ok(me_with(&app, &user.access).await, "afterwards").await;
+}
+
+#[tokio::test]
+async fn the_bootstrap_reactivates_a_deactivated_admin() {
+    let email = unique_email();
+    let bootstrap = AdminBootstrap {
+        email: email.clone(),
+        password: "bootstrap password".into(),
+    };
+    let app = TestApp::spawn_with(|cfg| cfg.admin = Some(bootstrap)).await;
+    let bootstrapped = app.login(&email, "bootstrap password").await;
+    let other_admin = app.admin().await;
+    deactivate(&app, &other_admin, bootstrapped.id).await;
+    assert_unauthorized(
+        login_raw(&app, &email, "bootstrap password").await,
+        "deactivated",
+    )
+    .await;
+
+    let sibling = app.spawn_sibling().await;
+    let again = sibling.login(&email, "bootstrap password").await;
+    assert_eq!(again.id, bootstrapped.id);
+    assert_eq!(again.user["role"], "admin");
+    assert_eq!(again.user["is_active"], true);
+}

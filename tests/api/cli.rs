@@ -420,53 +420,97 @@ fn read_logs(sandbox: &Sandbox) -> String {
     )
 }
 
+/// A running `flowtrack` server process with its logs in the sandbox.
+struct Server {
+    sandbox: Sandbox,
+    child: tokio::process::Child,
+    port: u16,
+    base: String,
+}
+
+impl Server {
+    /// Starts `flowtrack <args>` on a free port and waits until it is healthy.
+    async fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
+        let sandbox = Sandbox::new();
+        let port = free_port();
+        let base = format!("http://127.0.0.1:{port}");
+        let stdout = std::fs::File::create(sandbox.dir.path().join("stdout.log")).expect("log");
+        let stderr = std::fs::File::create(sandbox.dir.path().join("stderr.log")).expect("log");
+        let mut command = sandbox.command(args);
+        command
+            .env("FLOWTRACK_BIND", format!("127.0.0.1:{port}"))
+            .envs(env.iter().copied())
+            .stdout(Stdio::from(stdout))
+            .stderr(Stdio::from(stderr));
+        let mut child = command.spawn().expect("spawn flowtrack");
+        wait_until_healthy(&mut child, &base, &sandbox).await;
+        Self {
+            sandbox,
+            child,
+            port,
+            base,
+        }
+    }
+
+    /// Sends `signal` (e.g. `TERM`) and asserts a clean exit.
+    async fn stop_with(mut self, signal: &str) -> Sandbox {
+        let pid = self.child.id().expect("pid").to_string();
+        let kill = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .expect("run kill");
+        assert!(kill.success());
+        let status = tokio::time::timeout(DEADLINE, self.child.wait())
+            .await
+            .expect("flowtrack did not stop after the signal")
+            .expect("wait");
+        assert!(
+            status.success(),
+            "exit {status} after SIG{signal}:\n{}",
+            read_logs(&self.sandbox)
+        );
+        // The port is closed now.
+        assert!(std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err());
+        self.sandbox
+    }
+}
+
 #[tokio::test]
 async fn serve_answers_and_stops_cleanly_on_sigterm() {
-    let sandbox = Sandbox::new();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let stdout = std::fs::File::create(sandbox.dir.path().join("stdout.log")).expect("log");
-    let stderr = std::fs::File::create(sandbox.dir.path().join("stderr.log")).expect("log");
-    let mut command = sandbox.command(&["serve"]);
-    command
-        .env("FLOWTRACK_BIND", format!("127.0.0.1:{port}"))
-        .env("FLOWTRACK_ADMIN_EMAIL", "Root@Example.org")
-        .env("FLOWTRACK_ADMIN_PASSWORD", "bootstrap-password")
-        .env("FLOWTRACK_LOG_FORMAT", "json")
-        .stdout(Stdio::from(stdout))
-        .stderr(Stdio::from(stderr));
-    let mut child = command.spawn().expect("spawn flowtrack serve");
-    wait_until_healthy(&mut child, &base, &sandbox).await;
+    let server = Server::start(
+        &["serve"],
+        &[
+            ("FLOWTRACK_ADMIN_EMAIL", "Root@Example.org"),
+            ("FLOWTRACK_ADMIN_PASSWORD", "bootstrap-password"),
+            ("FLOWTRACK_LOG_FORMAT", "json"),
+        ],
+    )
+    .await;
 
-    // It serves the API, migrated, with the bootstrap admin.
+    // It serves the API, migrated at start, with the bootstrap admin.
     let client = reqwest::Client::builder()
         .no_proxy()
         .build()
         .expect("client");
     let response = client
-        .post(format!("{base}/auth/login"))
+        .post(format!("{}/auth/login", server.base))
         .json(&json!({"email": "root@example.org", "password": "bootstrap-password"}))
         .send()
         .await
         .expect("login");
-    assert_eq!(response.status(), StatusCode::OK, "{}", read_logs(&sandbox));
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "{}",
+        read_logs(&server.sandbox)
+    );
     let pair: Value = response.json().await.expect("json");
     assert_eq!(pair["user"]["role"], "admin");
     drop(client);
 
-    let pid = child.id().expect("pid").to_string();
-    let kill = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("run kill");
-    assert!(kill.success());
-    let status = tokio::time::timeout(DEADLINE, child.wait())
-        .await
-        .expect("flowtrack did not stop after SIGTERM")
-        .expect("wait");
-    assert!(status.success(), "exit {status}:\n{}", read_logs(&sandbox));
+    let sandbox = server.stop_with("TERM").await;
 
-    // JSON logs: every stdout line is a JSON object.
+    // JSON logs: every stdout line is a JSON object, and no secret is in them.
     let logs = std::fs::read_to_string(sandbox.dir.path().join("stdout.log")).expect("logs");
     assert!(!logs.trim().is_empty(), "no logs");
     for line in logs.lines().filter(|l| !l.trim().is_empty()) {
@@ -480,6 +524,22 @@ async fn serve_answers_and_stops_cleanly_on_sigterm() {
         !logs.contains("bootstrap-password"),
         "a secret reached the logs"
     );
-    // The port is closed now.
-    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+}
+
+#[tokio::test]
+async fn serve_is_the_default_command_and_stops_cleanly_on_sigint() {
+    let server = Server::start(&[], &[]).await;
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let response = client
+        .post(format!("{}/auth/register", server.base))
+        .json(&json!({"email": "dee@x.org", "password": "longenough3", "full_name": "Dee"}))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    drop(client);
+    server.stop_with("INT").await;
 }

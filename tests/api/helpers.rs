@@ -310,3 +310,227 @@ pub fn error_fields(body: &Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// Board helpers shared by the project/task tests.
+impl TestApp {
+    /// Creates a project as `owner`; returns its JSON.
+    pub async fn create_project(&self, owner: &TestUser, name: &str) -> Value {
+        let response = self
+            .post("/projects")
+            .bearer_auth(&owner.access)
+            .json(&json!({"name": name}))
+            .send()
+            .await
+            .expect("create project");
+        assert_eq!(response.status(), StatusCode::CREATED, "create project");
+        response.json().await.expect("json")
+    }
+
+    /// Creates a task with `body` merged over `{project_id, title}`; returns its JSON.
+    pub async fn create_task(&self, user: &TestUser, project_id: &str, body: Value) -> Value {
+        let mut full = json!({"project_id": project_id, "title": "A task"});
+        if let (Some(full), Value::Object(extra)) = (full.as_object_mut(), body) {
+            full.extend(extra);
+        }
+        let response = self
+            .post("/tasks")
+            .bearer_auth(&user.access)
+            .json(&full)
+            .send()
+            .await
+            .expect("create task");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        assert_eq!(status, StatusCode::CREATED, "create task: {text}");
+        serde_json::from_str(&text).expect("json")
+    }
+
+    /// Adds `user` to the project with `role` (`owner` acting).
+    pub async fn add_member(
+        &self,
+        owner: &TestUser,
+        project_id: &str,
+        user: &TestUser,
+        role: &str,
+    ) {
+        let response = self
+            .post(&format!("/projects/{project_id}/members"))
+            .bearer_auth(&owner.access)
+            .json(&json!({"user_id": user.id, "role": role}))
+            .send()
+            .await
+            .expect("add member");
+        assert_eq!(response.status(), StatusCode::CREATED, "add member");
+    }
+
+    /// Moves a task through the API; returns the response.
+    pub async fn move_task(&self, user: &TestUser, task_id: &str, body: Value) -> Response {
+        self.patch(&format!("/tasks/{task_id}/move"))
+            .bearer_auth(&user.access)
+            .json(&body)
+            .send()
+            .await
+            .expect("move")
+    }
+
+    /// The board of a project as `user` sees it.
+    pub async fn board(&self, user: &TestUser, project_id: &str) -> Value {
+        let response = self
+            .get(&format!("/projects/{project_id}/board"))
+            .bearer_auth(&user.access)
+            .send()
+            .await
+            .expect("board");
+        assert_eq!(response.status(), StatusCode::OK, "board");
+        response.json().await.expect("json")
+    }
+
+    /// Every stored event of a project (the outbox), in seq order, as (seq, parsed payload).
+    pub async fn stored_events(&self, project_id: &str) -> Vec<(i64, Value)> {
+        use flowtrack::models::events;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+        let id: Uuid = project_id.parse().expect("uuid");
+        events::Entity::find()
+            .filter(events::Column::ProjectId.eq(id))
+            .order_by_asc(events::Column::Seq)
+            .all(&self.state.db.read)
+            .await
+            .expect("events")
+            .into_iter()
+            .map(|e| {
+                (
+                    e.seq,
+                    serde_json::from_str(&e.payload).expect("payload json"),
+                )
+            })
+            .collect()
+    }
+}
+
+/// A real WebSocket client over TCP.
+pub struct WsClient {
+    pub stream: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+    pub response_protocol: Option<String>,
+}
+
+/// How a socket ended, as the client saw it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum WsEnd {
+    Closed(u16),
+    Dropped,
+}
+
+impl TestApp {
+    pub fn ws_url(&self, user_id: Uuid, query: &str) -> String {
+        format!("ws://{}/ws/notifications/{user_id}{query}", self.addr)
+    }
+
+    /// Connects as `user` with `?token=` (and `extra` query, e.g. `&resume=…`).
+    pub async fn ws(&self, user: &TestUser, extra: &str) -> WsClient {
+        self.ws_url_connect(&self.ws_url(user.id, &format!("?token={}{extra}", user.access)))
+            .await
+            .expect("websocket connect")
+    }
+
+    pub async fn ws_url_connect(
+        &self,
+        url: &str,
+    ) -> Result<WsClient, tokio_tungstenite::tungstenite::Error> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let request = url.into_client_request()?;
+        ws_connect(request).await
+    }
+}
+
+pub async fn ws_connect(
+    request: tokio_tungstenite::tungstenite::handshake::client::Request,
+) -> Result<WsClient, tokio_tungstenite::tungstenite::Error> {
+    let (stream, response) = tokio_tungstenite::connect_async(request).await?;
+    let response_protocol = response
+        .headers()
+        .get("sec-websocket-protocol")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    Ok(WsClient {
+        stream,
+        response_protocol,
+    })
+}
+
+impl WsClient {
+    pub async fn send_json(&mut self, value: Value) {
+        use futures_util::SinkExt;
+        self.stream
+            .send(tokio_tungstenite::tungstenite::Message::Text(
+                value.to_string().into(),
+            ))
+            .await
+            .expect("send");
+    }
+
+    /// The next JSON text message within `wait`, skipping pings; `None` on timeout or close.
+    pub async fn next_json_within(&mut self, wait: std::time::Duration) -> Option<Value> {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match tokio::time::timeout(left, self.stream.next()).await {
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    return Some(serde_json::from_str(text.as_str()).expect("json message"));
+                }
+                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_)))) => continue,
+                Ok(Some(Ok(Message::Binary(_)))) => panic!("unexpected binary message"),
+                _ => return None,
+            }
+        }
+    }
+
+    /// The next JSON message (5 s at most).
+    pub async fn next_json(&mut self) -> Value {
+        self.next_json_within(std::time::Duration::from_secs(5))
+            .await
+            .expect("a message within 5 s")
+    }
+
+    /// The next `n` project events (skipping other message types).
+    pub async fn events(&mut self, n: usize) -> Vec<Value> {
+        let mut out = Vec::with_capacity(n);
+        while out.len() < n {
+            let m = self.next_json().await;
+            if m["seq"].is_i64() {
+                out.push(m);
+            }
+        }
+        out
+    }
+
+    /// Asserts nothing arrives within `wait`.
+    pub async fn expect_silence(&mut self, wait: std::time::Duration) {
+        if let Some(m) = self.next_json_within(wait).await {
+            panic!("expected no message, got {m}");
+        }
+    }
+
+    /// Waits (up to `wait`) for the socket to end; returns the close code.
+    pub async fn closed_within(&mut self, wait: std::time::Duration) -> Option<WsEnd> {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match tokio::time::timeout(left, self.stream.next()).await {
+                Err(_) => return None,
+                Ok(Some(Ok(Message::Close(frame)))) => {
+                    return Some(WsEnd::Closed(
+                        frame.map(|f| u16::from(f.code)).unwrap_or(1005),
+                    ));
+                }
+                Ok(Some(Ok(_))) => continue,
+                Ok(Some(Err(_))) | Ok(None) => return Some(WsEnd::Dropped),
+            }
+        }
+    }
+}

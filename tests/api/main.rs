@@ -5,7 +5,14 @@
 mod helpers;
 
 mod auth;
+mod authz;
+mod board;
 mod cli;
+mod comments_activity;
+mod events;
 mod http_core;
 mod ops;
+mod projects;
+mod realtime;
+mod tasks;
 mod users;

@@ -210,7 +210,18 @@ async fn openapi_is_3_1_and_describes_every_route() {
     // server does not answer 404 or 405.
     let paths = doc["paths"].as_object().expect("paths");
     for (path, item) in paths {
-        let concrete = path.replace("{id}", &uuid::Uuid::now_v7().to_string());
+        let has_params = path.contains('{');
+        let concrete: String = path
+            .split('/')
+            .map(|segment| {
+                if segment.starts_with('{') {
+                    uuid::Uuid::now_v7().to_string()
+                } else {
+                    segment.to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
         for method in item.as_object().expect("path item").keys() {
             let Ok(method) = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()) else {
                 continue;
@@ -226,7 +237,7 @@ async fn openapi_is_3_1_and_describes_every_route() {
                 .expect("send");
             let status = response.status().as_u16();
             assert!(
-                status != 405 && !(status == 404 && !path.contains("{id}")),
+                status != 405 && (status != 404 || has_params),
                 "{method} {path} is described but answers {status}"
             );
         }
@@ -380,10 +391,10 @@ fn references(html: &str) -> Vec<String> {
         while let Some(at) = rest.find(attr) {
             rest = &rest[at + attr.len()..];
             let quote = rest.chars().next().unwrap_or(' ');
-            if quote == '"' || quote == '\'' {
-                if let Some(end) = rest[1..].find(quote) {
-                    found.push(rest[1..1 + end].to_string());
-                }
+            if (quote == '"' || quote == '\'')
+                && let Some(end) = rest[1..].find(quote)
+            {
+                found.push(rest[1..1 + end].to_string());
             }
         }
     }

@@ -1,0 +1,503 @@
+//! The hub (connection manager) of one instance: one task that owns every local socket's
+//! sender, indexed by project, and fans each committed event out to the members' sockets.
+//!
+//! Per project the hub delivers events strictly in `seq` order, exactly once: it remembers
+//! the last seq it delivered; a duplicate (the same event arriving locally and through
+//! Redis, or from a catch-up) is dropped; an event that skips ahead is held back while the
+//! missing ones are read from the `events` table. A periodic catch-up compares the projects'
+//! `event_seq` with what was delivered, so an event whose publish was lost (Redis down, a
+//! crash between commit and publish) still arrives, only later.
+//!
+//! Socket queues are bounded: a client that cannot keep up is disconnected (it reconnects
+//! and resumes) instead of slowing everyone down.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::core::db::Db;
+use crate::models::{events, projects};
+use crate::realtime::bus::{BusMessage, Event};
+
+/// What a socket task receives from the hub.
+#[derive(Debug, Clone)]
+pub enum Outbound {
+    Event(Event),
+    /// A JSON text message (a personal notification).
+    Text(Arc<str>),
+    /// Close the socket with this code.
+    Close(u16, &'static str),
+}
+
+/// The per-socket queue length; past it the socket is closed as too slow.
+pub const SOCKET_QUEUE: usize = 1024;
+/// How often the hub checks the database for events it has not seen.
+const CATCH_UP_EVERY: Duration = Duration::from_millis(1000);
+/// Most events read from the database in one go.
+const FETCH_BATCH: u64 = 1000;
+
+pub type ConnId = u64;
+
+enum Command {
+    Register {
+        user_id: Uuid,
+        /// The user's projects with their `event_seq` as read at connect time.
+        projects: Vec<(Uuid, i64)>,
+        sender: mpsc::Sender<Outbound>,
+        reply: oneshot::Sender<ConnId>,
+    },
+    Unregister(ConnId),
+    /// Events read from the database (gap fill or catch-up); `Err` if the read failed.
+    Fetched {
+        project_id: Uuid,
+        from: i64,
+        to: i64,
+        events: Result<Vec<Event>, ()>,
+    },
+    /// The projects' current `event_seq` (catch-up).
+    Heads(Vec<(Uuid, i64)>),
+}
+
+#[derive(Clone)]
+pub struct Hub {
+    commands: mpsc::UnboundedSender<Command>,
+    connections: Arc<AtomicU64>,
+}
+
+struct Connection {
+    user_id: Uuid,
+    sender: mpsc::Sender<Outbound>,
+}
+
+#[derive(Default)]
+struct ProjectFeed {
+    /// The last seq delivered to local sockets.
+    last_seq: i64,
+    /// Local users who are members.
+    members: HashSet<Uuid>,
+    /// Events that arrived ahead of a gap, waiting for it to be filled.
+    pending: BTreeMap<i64, Event>,
+    fetching: bool,
+    /// A read failed; wait for the next catch-up tick before reading again.
+    stalled: bool,
+}
+
+struct HubTask {
+    db: Db,
+    commands: mpsc::UnboundedSender<Command>,
+    conns: HashMap<ConnId, Connection>,
+    users: HashMap<Uuid, HashSet<ConnId>>,
+    feeds: HashMap<Uuid, ProjectFeed>,
+    next_id: ConnId,
+    connections: Arc<AtomicU64>,
+}
+
+impl Hub {
+    /// Starts the hub task; it stops when `shutdown` is cancelled.
+    pub fn start(
+        db: Db,
+        bus: broadcast::Receiver<BusMessage>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let (commands, inbox) = mpsc::unbounded_channel();
+        let connections = Arc::new(AtomicU64::new(0));
+        let task = HubTask {
+            db,
+            commands: commands.clone(),
+            conns: HashMap::new(),
+            users: HashMap::new(),
+            feeds: HashMap::new(),
+            next_id: 1,
+            connections: connections.clone(),
+        };
+        tokio::spawn(task.run(inbox, bus, shutdown));
+        Self {
+            commands,
+            connections,
+        }
+    }
+
+    /// Registers a socket of `user_id`; it receives the events of `projects` committed after
+    /// the hub's current position (`event_seq` at connect time for projects not yet followed).
+    pub async fn register(
+        &self,
+        user_id: Uuid,
+        projects: Vec<(Uuid, i64)>,
+        sender: mpsc::Sender<Outbound>,
+    ) -> Option<ConnId> {
+        let (reply, id) = oneshot::channel();
+        self.commands
+            .send(Command::Register {
+                user_id,
+                projects,
+                sender,
+                reply,
+            })
+            .ok()?;
+        id.await.ok()
+    }
+
+    pub fn unregister(&self, id: ConnId) {
+        let _ = self.commands.send(Command::Unregister(id));
+    }
+
+    /// Local sockets now open.
+    pub fn connections(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
+    }
+}
+
+/// Reads events of a project with `from <= seq <= to` in order (at most FETCH_BATCH).
+pub async fn fetch_events(db: &Db, project_id: Uuid, from: i64, to: i64) -> Result<Vec<Event>, ()> {
+    let rows = events::Entity::find()
+        .filter(events::Column::ProjectId.eq(project_id))
+        .filter(events::Column::Seq.gte(from))
+        .filter(events::Column::Seq.lte(to))
+        .order_by_asc(events::Column::Seq)
+        .limit(FETCH_BATCH)
+        .all(&db.read)
+        .await;
+    match rows {
+        Ok(rows) => Ok(rows.into_iter().map(event_from_row).collect()),
+        Err(err) => {
+            tracing::warn!(%err, "reading events failed; will retry");
+            Err(())
+        }
+    }
+}
+
+pub fn event_from_row(row: events::Model) -> Event {
+    let subject = if row.event_type.starts_with("member.") {
+        serde_json::from_str::<serde_json::Value>(&row.payload)
+            .ok()
+            .and_then(|v| {
+                v["data"]["member"]["user"]["id"]
+                    .as_str()
+                    .map(str::to_string)
+            })
+            .and_then(|id| Uuid::parse_str(&id).ok())
+    } else {
+        None
+    };
+    Event {
+        project_id: row.project_id,
+        seq: row.seq,
+        kind: row.event_type,
+        subject,
+        payload: Arc::from(row.payload),
+    }
+}
+
+impl HubTask {
+    async fn run(
+        mut self,
+        mut inbox: mpsc::UnboundedReceiver<Command>,
+        mut bus: broadcast::Receiver<BusMessage>,
+        shutdown: CancellationToken,
+    ) {
+        let mut tick = tokio::time::interval(CATCH_UP_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => {
+                    self.close_all(1001, "server shutting down");
+                    return;
+                }
+                Some(command) = inbox.recv() => self.on_command(command),
+                message = bus.recv() => match message {
+                    Ok(message) => self.on_bus(message),
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        // Missed messages are in the database: catch up now.
+                        tracing::warn!(missed = n, "hub lagged behind the bus; catching up");
+                        self.catch_up();
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+                _ = tick.tick() => self.catch_up(),
+            }
+        }
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Register {
+                user_id,
+                projects,
+                sender,
+                reply,
+            } => {
+                let id = self.next_id;
+                self.next_id += 1;
+                self.conns.insert(id, Connection { user_id, sender });
+                self.users.entry(user_id).or_default().insert(id);
+                for (project_id, seq) in projects {
+                    let feed = self.feeds.entry(project_id).or_insert_with(|| ProjectFeed {
+                        last_seq: seq,
+                        ..ProjectFeed::default()
+                    });
+                    feed.members.insert(user_id);
+                }
+                self.connections
+                    .store(self.conns.len() as u64, Ordering::Relaxed);
+                metrics::gauge!("flowtrack_ws_connections").set(self.conns.len() as f64);
+                let _ = reply.send(id);
+            }
+            Command::Unregister(id) => self.drop_conn(id),
+            Command::Fetched {
+                project_id,
+                from,
+                to,
+                events,
+            } => self.on_fetched(project_id, from, to, events),
+            Command::Heads(heads) => {
+                for (project_id, head) in heads {
+                    let Some(feed) = self.feeds.get_mut(&project_id) else {
+                        continue;
+                    };
+                    feed.stalled = false;
+                    if head > feed.last_seq && !feed.fetching {
+                        let from = feed.last_seq + 1;
+                        self.fetch(project_id, from, head);
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_bus(&mut self, message: BusMessage) {
+        match message {
+            BusMessage::Event(event) => self.on_event(event),
+            BusMessage::UserChanged { user_id, active } => {
+                if !active {
+                    self.send_user(user_id, Outbound::Close(4001, "user deactivated"));
+                }
+            }
+            BusMessage::Notification { user_id, payload } => {
+                self.send_user(user_id, Outbound::Text(payload));
+            }
+        }
+    }
+
+    /// Accepts an event into its project's feed and delivers whatever is now in order.
+    fn on_event(&mut self, event: Event) {
+        let project_id = event.project_id;
+        if !self.feeds.contains_key(&project_id) {
+            // Not followed here, unless it adds a member connected to this instance.
+            let joins_local = event.kind == "member.added"
+                && event.subject.is_some_and(|u| self.users.contains_key(&u));
+            if !joins_local {
+                return;
+            }
+            self.feeds.insert(
+                project_id,
+                ProjectFeed {
+                    last_seq: event.seq - 1,
+                    ..ProjectFeed::default()
+                },
+            );
+        }
+        let Some(feed) = self.feeds.get_mut(&project_id) else {
+            return;
+        };
+        if event.seq <= feed.last_seq {
+            return; // already delivered
+        }
+        feed.pending.insert(event.seq, event);
+        self.advance(project_id);
+    }
+
+    /// Delivers pending events while they are next in line; asks for a gap to be filled.
+    fn advance(&mut self, project_id: Uuid) {
+        loop {
+            let Some(feed) = self.feeds.get_mut(&project_id) else {
+                return;
+            };
+            let next = feed.last_seq + 1;
+            match feed.pending.first_key_value().map(|(s, _)| *s) {
+                Some(seq) if seq < next => {
+                    feed.pending.pop_first();
+                }
+                Some(seq) if seq == next => {
+                    let Some((_, event)) = feed.pending.pop_first() else {
+                        return;
+                    };
+                    feed.last_seq = seq;
+                    self.deliver(event);
+                }
+                Some(seq) => {
+                    if !feed.fetching && !feed.stalled {
+                        let from = feed.last_seq + 1;
+                        self.fetch(project_id, from, seq - 1);
+                    }
+                    return;
+                }
+                None => return,
+            }
+        }
+    }
+
+    /// Reads missing events in the background; they come back as `Fetched`.
+    fn fetch(&mut self, project_id: Uuid, from: i64, to: i64) {
+        let Some(feed) = self.feeds.get_mut(&project_id) else {
+            return;
+        };
+        feed.fetching = true;
+        let db = self.db.clone();
+        let commands = self.commands.clone();
+        tokio::spawn(async move {
+            let events = fetch_events(&db, project_id, from, to).await;
+            let _ = commands.send(Command::Fetched {
+                project_id,
+                from,
+                to,
+                events,
+            });
+        });
+    }
+
+    fn on_fetched(&mut self, project_id: Uuid, from: i64, to: i64, events: Result<Vec<Event>, ()>) {
+        let Some(feed) = self.feeds.get_mut(&project_id) else {
+            return;
+        };
+        feed.fetching = false;
+        let Ok(events) = events else {
+            // The database did not answer: the next catch-up tick retries.
+            feed.stalled = true;
+            return;
+        };
+        let first = events.first().map(|e| e.seq).unwrap_or(to + 1);
+        if first > from && feed.last_seq < first - 1 {
+            // Gone from the log (older than the retention): skip rather than wait forever.
+            tracing::warn!(%project_id, from, first, "events missing from the log; skipping");
+            feed.last_seq = first - 1;
+        }
+        for event in events {
+            if event.seq > feed.last_seq {
+                feed.pending.insert(event.seq, event);
+            }
+        }
+        self.advance(project_id);
+    }
+
+    /// Sends an event to every local member socket; applies membership changes it carries.
+    fn deliver(&mut self, event: Event) {
+        let project_id = event.project_id;
+        if event.kind == "member.added"
+            && let (Some(user), Some(feed)) = (event.subject, self.feeds.get_mut(&project_id))
+        {
+            feed.members.insert(user);
+        }
+        let members: Vec<Uuid> = self
+            .feeds
+            .get(&project_id)
+            .map(|f| f.members.iter().copied().collect())
+            .unwrap_or_default();
+        let mut delivered = 0u64;
+        for user in &members {
+            delivered += self.send_user(*user, Outbound::Event(event.clone()));
+        }
+        metrics::counter!("flowtrack_events_delivered_total").increment(delivered);
+        match event.kind.as_str() {
+            "member.removed" => {
+                if let (Some(user), Some(feed)) = (event.subject, self.feeds.get_mut(&project_id)) {
+                    feed.members.remove(&user);
+                }
+            }
+            "project.deleted" => {
+                self.feeds.remove(&project_id);
+            }
+            _ => {}
+        }
+    }
+
+    /// Queues a message on every socket of a user; returns how many took it. A full queue
+    /// closes that socket (its client resumes after reconnecting).
+    fn send_user(&mut self, user: Uuid, message: Outbound) -> u64 {
+        let Some(ids) = self.users.get(&user) else {
+            return 0;
+        };
+        let mut sent = 0;
+        let mut too_slow = Vec::new();
+        for id in ids {
+            if let Some(conn) = self.conns.get(id) {
+                match conn.sender.try_send(message.clone()) {
+                    Ok(()) => sent += 1,
+                    Err(mpsc::error::TrySendError::Full(_)) => too_slow.push(*id),
+                    Err(mpsc::error::TrySendError::Closed(_)) => too_slow.push(*id),
+                }
+            }
+        }
+        for id in too_slow {
+            tracing::info!(conn = id, "closing a socket that cannot keep up");
+            self.drop_conn(id);
+        }
+        sent
+    }
+
+    fn drop_conn(&mut self, id: ConnId) {
+        let Some(conn) = self.conns.remove(&id) else {
+            return;
+        };
+        let user = conn.user_id;
+        let last_of_user = match self.users.get_mut(&user) {
+            Some(ids) => {
+                ids.remove(&id);
+                ids.is_empty()
+            }
+            None => true,
+        };
+        if last_of_user {
+            self.users.remove(&user);
+            self.feeds.retain(|_, feed| {
+                feed.members.remove(&user);
+                !feed.members.is_empty()
+            });
+        }
+        self.connections
+            .store(self.conns.len() as u64, Ordering::Relaxed);
+        metrics::gauge!("flowtrack_ws_connections").set(self.conns.len() as f64);
+    }
+
+    fn close_all(&mut self, code: u16, reason: &'static str) {
+        for conn in self.conns.values() {
+            let _ = conn.sender.try_send(Outbound::Close(code, reason));
+        }
+    }
+
+    /// Reads the followed projects' heads in the background; behind ones are fetched.
+    fn catch_up(&mut self) {
+        if self.feeds.is_empty() {
+            return;
+        }
+        let ids: Vec<Uuid> = self.feeds.keys().copied().collect();
+        let db = self.db.clone();
+        let commands = self.commands.clone();
+        tokio::spawn(async move {
+            let mut heads = Vec::with_capacity(ids.len());
+            for chunk in ids.chunks(500) {
+                let rows: Result<Vec<(Uuid, i64)>, _> = projects::Entity::find()
+                    .select_only()
+                    .column(projects::Column::Id)
+                    .column(projects::Column::EventSeq)
+                    .filter(projects::Column::Id.is_in(chunk.iter().copied()))
+                    .into_tuple()
+                    .all(&db.read)
+                    .await;
+                match rows {
+                    Ok(rows) => heads.extend(rows),
+                    Err(err) => {
+                        tracing::warn!(%err, "catch-up read failed");
+                        return;
+                    }
+                }
+            }
+            let _ = commands.send(Command::Heads(heads));
+        });
+    }
+}
