@@ -36,6 +36,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::comments::router())
         .merge(routes::activity::router())
         .merge(routes::notifications::router())
+        .merge(routes::reports::router())
         .merge(routes::ops::router())
         .merge(crate::realtime::ws::router())
         .split_for_parts()

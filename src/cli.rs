@@ -55,8 +55,9 @@ enum UserCommand {
 }
 
 pub fn main() -> ExitCode {
-    // Variables already set win over the .env file; a missing .env is fine.
-    let _ = dotenvy::dotenv();
+    // Variables already set win over the .env file of the working directory (only that
+    // one: not a parent directory's); a missing .env is fine.
+    let _ = dotenvy::from_path(".env");
     let cli = Cli::parse();
     let config = match cli.settings.validate() {
         Ok(config) => config,

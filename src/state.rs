@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use redis::aio::ConnectionManager;
 use tokio_util::sync::CancellationToken;
 
-use crate::core::cache::UserCache;
+use crate::core::cache::{ReportCache, UserCache};
 use crate::core::clock::Clock;
 use crate::core::config::Config;
 use crate::core::db::Db;
@@ -27,6 +27,7 @@ pub struct Inner {
     pub jwt: JwtKeys,
     pub passwords: Passwords,
     pub users: UserCache,
+    pub reports: ReportCache,
     pub counters: Counters,
     pub redis: Option<ConnectionManager>,
     pub clock: Clock,
@@ -47,6 +48,7 @@ impl AppState {
     /// Connects to the database (applying migrations) and Redis, resolves the signing secret
     /// and bootstraps the configured admin.
     pub async fn init(config: Config, clock: Clock) -> anyhow::Result<Self> {
+        crate::core::telemetry::init_metrics();
         let db = Db::connect(&config.database_url)
             .await
             .context("connecting to the database (DATABASE_URL)")?;
@@ -88,6 +90,11 @@ impl AppState {
             jwt: JwtKeys::new(&secret),
             passwords: Passwords::new(hashing_threads).map_err(|e| anyhow::anyhow!("{e}"))?,
             users: UserCache::new(),
+            reports: ReportCache::new(
+                redis
+                    .clone()
+                    .map(|conn| (conn, config.redis_prefix.clone())),
+            ),
             counters,
             redis,
             clock,

@@ -30,6 +30,17 @@ impl Clock {
         let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
         self.offset_ms.fetch_add(ms, Ordering::Relaxed);
     }
+
+    /// Moves this clock back; for tests that build a history over past days.
+    pub fn rewind(&self, by: std::time::Duration) {
+        let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        self.offset_ms.fetch_sub(ms, Ordering::Relaxed);
+    }
+
+    /// Puts this clock back on the system time.
+    pub fn reset(&self) {
+        self.offset_ms.store(0, Ordering::Relaxed);
+    }
 }
 
 #[cfg(test)]

@@ -25,11 +25,17 @@ pub struct Settings {
         global = true,
         long = "database-url",
         env = "DATABASE_URL",
+        hide_env_values = true,
         default_value = "sqlite://flowtrack.db?mode=rwc"
     )]
     pub database_url: String,
     /// Unset: in-process event bus and cache; set: Redis pub/sub + shared cache.
-    #[arg(global = true, long = "redis-url", env = "REDIS_URL")]
+    #[arg(
+        global = true,
+        long = "redis-url",
+        env = "REDIS_URL",
+        hide_env_values = true
+    )]
     pub redis_url: Option<String>,
     /// Prefix of every Redis key and channel, so several deployments can share one Redis.
     #[arg(

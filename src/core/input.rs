@@ -171,7 +171,7 @@ pub trait FromFields: Sized {
 /// A JSON body checked for content type, size, syntax and shape, then read into `T`.
 pub struct Json<T>(pub T);
 
-fn is_json_content_type(headers: &HeaderMap) -> bool {
+pub fn is_json_content_type(headers: &HeaderMap) -> bool {
     let Some(value) = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

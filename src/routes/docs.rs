@@ -25,6 +25,7 @@ use crate::core::error::{FieldError, Problem};
         (name = "comments", description = "Task discussion"),
         (name = "activity", description = "The activity log"),
         (name = "notifications", description = "Personal notifications"),
+        (name = "reports", description = "Reports and charts (JSON, CSV, SVG)"),
         (name = "realtime", description = "WebSocket notification stream"),
         (name = "ops", description = "Health, readiness, metrics"),
     )

@@ -8,6 +8,7 @@ pub mod docs;
 pub mod notifications;
 pub mod ops;
 pub mod projects;
+pub mod reports;
 pub mod tasks;
 pub mod users;
 

@@ -11,7 +11,8 @@ use uuid::Uuid;
 use crate::auth::AuthUser;
 use crate::core::error::{AppError, AppResult, Problem};
 use crate::core::input::{
-    FieldReader, FromFields, Json, Query, QueryReader, json_object, read_body,
+    FieldReader, FromFields, Json, Query, QueryReader, is_json_content_type, parse_object,
+    read_body,
 };
 use crate::core::pagination::{Page, PageRequest};
 use crate::core::validate::{self, ApiEnum};
@@ -367,16 +368,16 @@ impl<S: Send + Sync> FromRequest<S> for MoveInput {
                 .headers()
                 .get(header::CONTENT_LENGTH)
                 .is_some_and(|v| v.as_bytes() != b"0");
-        if has_body {
-            let object = json_object(req).await?;
-            return MoveRequest::from_object(object).map(MoveInput);
-        }
         let (mut parts, body) = req.into_parts();
-        // A body without a content type is still read (and must be empty).
-        if !read_body(&parts.headers, body).await?.is_empty() {
-            return Err(AppError::UnsupportedMediaType(
-                "Expected a body with Content-Type: application/json.".into(),
-            ));
+        let bytes = read_body(&parts.headers, body).await?;
+        // An empty body (whatever its content type) means "the query string has it".
+        if has_body && !bytes.is_empty() {
+            if !is_json_content_type(&parts.headers) {
+                return Err(AppError::UnsupportedMediaType(
+                    "Expected a body with Content-Type: application/json.".into(),
+                ));
+            }
+            return MoveRequest::from_object(parse_object(&bytes)?).map(MoveInput);
         }
         let Query(params) = Query::from_request_parts(&mut parts, state).await?;
         let fields = params

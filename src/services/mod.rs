@@ -4,10 +4,12 @@
 pub mod activity;
 pub mod auth;
 pub mod changes;
+pub mod charts;
 pub mod comments;
 pub mod members;
 pub mod notifications;
 pub mod position;
 pub mod projects;
+pub mod reports;
 pub mod tasks;
 pub mod users;

@@ -27,7 +27,7 @@ use crate::services::users::like_pattern;
 use crate::state::AppState;
 
 /// Task counts per board column.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
 pub struct StatusCounts {
     pub todo: u64,
     pub in_progress: u64,

@@ -745,8 +745,9 @@ pub async fn list(
     Ok(page.finish(rows, |t| cursor_key(sort, t), |t| Task::from(&t)))
 }
 
-/// A `LIKE` pattern (escape `\\`) that every case variant of the lower-cased `needle` matches
-/// under ASCII-only `lower()`: its ASCII characters, with a `%` for each run of others.
+/// A `LIKE` pattern (escape character `\`) that every case variant of the lower-cased
+/// `needle` matches under ASCII-only `lower()`: its ASCII characters, with a `%` for each
+/// run of others.
 fn ascii_like_pattern(needle: &str) -> String {
     let mut pattern = String::from("%");
     let mut wildcard = true;
@@ -766,4 +767,17 @@ fn ascii_like_pattern(needle: &str) -> String {
         pattern.push('%');
     }
     pattern
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ascii_like_pattern;
+
+    #[test]
+    fn unicode_searches_are_narrowed_by_their_ascii_part() {
+        assert_eq!(ascii_like_pattern("ärger"), "%rger%");
+        assert_eq!(ascii_like_pattern("büro 50%"), "%b%ro 50\\%%");
+        assert_eq!(ascii_like_pattern("日本語"), "%");
+        assert_eq!(ascii_like_pattern("a_ä"), "%a\\_%");
+    }
 }

@@ -859,6 +859,10 @@ async fn concurrent_moves_into_one_column_keep_a_strict_order() {
         }
     }
     assert_eq!(todo.len(), statics.len() + succeeded);
+    eprintln!(
+        "concurrent moves: {succeeded} of {} succeeded, the rest 422",
+        movers.len()
+    );
     // One event per committed change, gapless.
     let seqs: Vec<i64> = app.stored_events(&pid).await.iter().map(|e| e.0).collect();
     let n = 1 + statics.len() + movers.len() + succeeded;
@@ -1042,4 +1046,68 @@ async fn concurrent_writers_get_gapless_event_seqs() {
     let created: HashSet<String> = last_version.keys().cloned().collect();
     assert_eq!(on_board, created);
     assert_eq!(on_board.len(), tasks.len() + writers.div_ceil(4));
+}
+
+#[tokio::test]
+async fn board_snapshots_match_their_seq_while_tasks_are_created() {
+    let app = TestApp::spawn().await;
+    let owner = app.register().await;
+    let pid = project_id(&app, &owner, "Snapshots").await;
+    let creates = 30;
+    let reads = 15;
+    let barrier = Arc::new(Barrier::new(creates + reads));
+    let mut writers = Vec::new();
+    for i in 0..creates {
+        let request = app
+            .post("/tasks")
+            .bearer_auth(&owner.access)
+            .json(&json!({"project_id": pid, "title": format!("t{i}"), "status": STATUSES[i % 4]}));
+        let barrier = barrier.clone();
+        writers.push(tokio::spawn(async move {
+            barrier.wait().await;
+            request.send().await.expect("create").status().as_u16()
+        }));
+    }
+    let mut readers = Vec::new();
+    for _ in 0..reads {
+        let request = app
+            .get(&format!("/projects/{pid}/board"))
+            .bearer_auth(&owner.access);
+        let barrier = barrier.clone();
+        readers.push(tokio::spawn(async move {
+            barrier.wait().await;
+            let response = request.send().await.expect("board");
+            assert_eq!(response.status(), StatusCode::OK);
+            response.json::<Value>().await.expect("json")
+        }));
+    }
+    for writer in writers {
+        assert_eq!(writer.await.expect("join"), 201);
+    }
+    // Which seq created which task.
+    let created_at_seq: HashMap<String, i64> = app
+        .stored_events(&pid)
+        .await
+        .into_iter()
+        .filter(|(_, p)| p["type"] == "task.created")
+        .map(|(seq, p)| (id_of(&p["data"]["task"]), seq))
+        .collect();
+    assert_eq!(created_at_seq.len(), creates);
+    for reader in readers {
+        let board = reader.await.expect("join");
+        let seq = board["seq"].as_i64().expect("seq");
+        let shown: HashSet<String> = board_tasks(&board).into_keys().collect();
+        let expected: HashSet<String> = created_at_seq
+            .iter()
+            .filter(|(_, s)| **s <= seq)
+            .map(|(id, _)| id.clone())
+            .collect();
+        assert_eq!(shown, expected, "board at seq {seq}");
+        assert_eq!(
+            board["project"]["progress"]["total"],
+            shown.len(),
+            "progress at seq {seq}"
+        );
+        assert_board_order(&board);
+    }
 }

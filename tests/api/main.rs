@@ -14,5 +14,6 @@ mod http_core;
 mod ops;
 mod projects;
 mod realtime;
+mod reports;
 mod tasks;
 mod users;

@@ -320,6 +320,31 @@ async fn create_rejects_empty_blank_and_too_long_titles() {
 }
 
 #[tokio::test]
+async fn create_rejects_a_too_long_description() {
+    let app = TestApp::spawn().await;
+    let owner = app.register().await;
+    let pid = project_id(&app, &owner, "Descriptions").await;
+    let response = post_task(
+        &app,
+        &owner,
+        json!({"project_id": pid, "title": "t", "description": "d".repeat(10_001)}),
+    )
+    .await;
+    assert_fields(response, &["description"]).await;
+    let response = post_task(
+        &app,
+        &owner,
+        json!({"project_id": pid, "title": "t", "description": 1}),
+    )
+    .await;
+    assert_fields(response, &["description"]).await;
+    let task = app
+        .create_task(&owner, &pid, json!({"description": "d".repeat(10_000)}))
+        .await;
+    assert_eq!(task["description"].as_str().map(str::len), Some(10_000));
+}
+
+#[tokio::test]
 async fn create_rejects_bad_status_and_priority_values() {
     let app = TestApp::spawn().await;
     let owner = app.register().await;
@@ -1156,6 +1181,86 @@ async fn list_q_matches_title_or_description_case_insensitively() {
 }
 
 #[tokio::test]
+async fn list_q_folds_case_beyond_ascii() {
+    let app = TestApp::spawn().await;
+    let owner = app.register().await;
+    let pid = project_id(&app, &owner, "Unicode").await;
+    let mut ids_by_title = Vec::new();
+    for (title, description) in [
+        ("Ärger im Büro", ""),
+        ("Straße", "ÉCOLE d'été"),
+        ("Задача", "Важно"),
+        ("plain", "nothing"),
+        ("ärgerlich", "klein"),
+    ] {
+        let task = app
+            .create_task(
+                &owner,
+                &pid,
+                json!({"title": title, "description": description}),
+            )
+            .await;
+        ids_by_title.push(id_of(&task));
+    }
+    let expect = |indexes: &[usize]| -> HashSet<String> {
+        indexes.iter().map(|i| ids_by_title[*i].clone()).collect()
+    };
+    for (q, expected) in [
+        ("ärger", expect(&[0, 4])),
+        ("ÄRGER", expect(&[0, 4])),
+        ("büro", expect(&[0])),
+        ("BÜRO", expect(&[0])),
+        ("école", expect(&[1])),
+        ("ÉTÉ", expect(&[1])),
+        ("задача", expect(&[2])),
+        ("ВАЖНО", expect(&[2])),
+        ("straße", expect(&[1])),
+        ("ä", expect(&[0, 4])),
+        ("ö", HashSet::new()),
+    ] {
+        let page = list(&app, &owner, &format!("q={}&limit=200", enc(q))).await;
+        assert_eq!(set(&ids(&page)), expected, "q={q}");
+        // Paged one by one, the same tasks in the same order.
+        let walked = walk(&app, &owner, &format!("q={}", enc(q)), 1).await;
+        assert_eq!(walked, ids(&page), "q={q} by 1");
+    }
+}
+
+#[tokio::test]
+async fn list_unicode_q_pages_through_many_non_matching_tasks() {
+    let app = TestApp::spawn().await;
+    let owner = app.register().await;
+    let pid = project_id(&app, &owner, "Many").await;
+    let mut matching = Vec::new();
+    for i in 0..520 {
+        let title = if i % 200 == 7 {
+            format!("ÄRGER {i}")
+        } else {
+            format!("task {i}")
+        };
+        let task = app.create_task(&owner, &pid, json!({"title": title})).await;
+        if i % 200 == 7 {
+            matching.push(id_of(&task));
+        }
+    }
+    matching.reverse(); // newest first
+    let page = list(&app, &owner, &format!("q={}&limit=200", enc("ärger"))).await;
+    assert_eq!(ids(&page), matching);
+    for limit in [1, 2] {
+        let walked = walk(&app, &owner, &format!("q={}", enc("ärger")), limit).await;
+        assert_eq!(walked, matching, "by {limit}");
+    }
+    let walked = walk(
+        &app,
+        &owner,
+        &format!("q={}&sort=created_at", enc("ÄrGeR")),
+        2,
+    )
+    .await;
+    assert_eq!(walked, matching.iter().rev().cloned().collect::<Vec<_>>());
+}
+
+#[tokio::test]
 async fn list_due_before_is_exclusive() {
     let f = fixture().await;
     let page = list(&f.app, &f.owner, "due_before=2026-12-01").await;
@@ -1528,4 +1633,3 @@ async fn pagination_is_stable_under_inserts() {
     assert_eq!(set(&seen).len(), seen.len(), "no duplicates");
     assert_eq!(set(&seen[whole.len()..]), set(&added));
 }
-

@@ -1504,7 +1504,6 @@ async fn active_admins(app: &TestApp) -> u64 {
 }
 
 #[tokio::test]
-#[ignore = "needs cross-instance user-cache invalidation over the bus (DESIGN.md, Caching)"]
 async fn a_deactivation_reaches_every_instance() {
     let first = TestApp::spawn().await;
     let second = first.spawn_sibling().await;
@@ -1531,6 +1530,43 @@ async fn a_deactivation_reaches_every_instance() {
         assert!(
             std::time::Instant::now() < deadline,
             "the deactivated user's token still works on the other instance"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_demotion_reaches_every_instance() {
+    let first = TestApp::spawn().await;
+    let second = first.spawn_sibling().await;
+    let admin = first.admin().await;
+    let other_admin = first.admin().await;
+    // The second instance has the other admin cached, as an admin.
+    list(&second, &other_admin, "").await;
+    let response = first
+        .patch(&format!("/users/{}", other_admin.id))
+        .bearer_auth(&admin.access)
+        .json(&json!({"role": "member"}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(body(response, 200).await["role"], "member");
+    // Lenient bound, as above: the change must be pushed, not merely expire.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let response = second
+            .get("/users")
+            .bearer_auth(&other_admin.access)
+            .send()
+            .await
+            .expect("send");
+        if response.status() == StatusCode::FORBIDDEN {
+            assert_problem(response, 403, "forbidden").await;
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the demoted admin is still an admin on the other instance"
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
