@@ -1,6 +1,5 @@
 //! The router, assembled in one place, and the server around it.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
@@ -12,7 +11,10 @@ use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -25,6 +27,10 @@ use crate::routes;
 use crate::state::AppState;
 
 const REQUEST_ID: &str = "x-request-id";
+
+/// The longest a request may take, body upload included (then 408 `request_timeout`).
+/// A WebSocket is not bound by it: its upgrade answers at once.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The OpenAPI document and the routes it describes.
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
@@ -53,13 +59,47 @@ pub fn build(state: AppState) -> Router {
         .with_state(state)
         .layer(
             ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                .layer(SetRequestIdLayer::new(
+                    request_id.clone(),
+                    SequentialRequestIds::new(),
+                ))
                 .layer(TraceLayer::new_for_http().make_span_with(make_span))
                 .layer(PropagateRequestIdLayer::new(request_id))
                 .layer(cors)
                 .layer(middleware::from_fn(problem_for_framework_errors))
+                .layer(TimeoutLayer::with_status_code(
+                    axum::http::StatusCode::REQUEST_TIMEOUT,
+                    REQUEST_TIMEOUT,
+                ))
                 .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES)),
         )
+}
+
+/// Request ids in UUID form, unique per process: a random 64-bit prefix and a counter
+/// (a random v4 UUID per request costs a system call on the hot path).
+#[derive(Clone)]
+struct SequentialRequestIds {
+    prefix: u64,
+    next: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl SequentialRequestIds {
+    fn new() -> Self {
+        Self {
+            prefix: uuid::Uuid::new_v4().as_u64_pair().0,
+            next: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(1)),
+        }
+    }
+}
+
+impl MakeRequestId for SequentialRequestIds {
+    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = uuid::Uuid::from_u64_pair(self.prefix, n);
+        HeaderValue::from_str(&id.to_string())
+            .ok()
+            .map(RequestId::new)
+    }
 }
 
 /// The span of one request: method, path (never the query string, which may carry a
@@ -149,14 +189,11 @@ async fn problem_for_framework_errors(req: Request, next: Next) -> Response {
 }
 
 /// Serves until `state.shutdown` is cancelled, then lets in-flight requests finish.
+/// Connection limits and the slow-loris guard: see [`crate::core::server`].
 pub async fn serve(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
     let shutdown = state.shutdown.clone();
+    let max_connections = state.config.max_connections;
     let app = build(state);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown.cancelled_owned())
-    .await?;
+    crate::core::server::run(listener, app, max_connections, shutdown).await?;
     Ok(())
 }

@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use redis::aio::ConnectionManager;
 use tokio_util::sync::CancellationToken;
 
-use crate::core::cache::{ReportCache, UserCache};
+use crate::core::cache::{ReadCache, ReportCache, UserCache};
 use crate::core::clock::Clock;
 use crate::core::config::Config;
 use crate::core::db::Db;
@@ -28,6 +28,7 @@ pub struct Inner {
     pub passwords: Passwords,
     pub users: UserCache,
     pub reports: ReportCache,
+    pub read_cache: ReadCache,
     pub counters: Counters,
     pub redis: Option<ConnectionManager>,
     pub clock: Clock,
@@ -82,14 +83,17 @@ impl AppState {
             _ => Bus::in_process(),
         };
         let hub = Hub::start(db.clone(), bus.subscribe(), shutdown.clone());
+        // Password hashing may use all cores but one: a login storm must leave a core for
+        // everything else (on 2 cores: one hash at a time, the other logins queue).
         let hashing_threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2);
+            .map(|n| n.get().saturating_sub(1).max(1))
+            .unwrap_or(1);
 
         let state = AppState(Arc::new(Inner {
             jwt: JwtKeys::new(&secret),
             passwords: Passwords::new(hashing_threads).map_err(|e| anyhow::anyhow!("{e}"))?,
             users: UserCache::new(),
+            read_cache: ReadCache::new(),
             reports: ReportCache::new(
                 redis
                     .clone()

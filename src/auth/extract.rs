@@ -60,7 +60,7 @@ pub async fn authenticate_with_expiry(
         .verify_access(token, state.clock.now())
         .map_err(|_| AppError::Unauthorized(INVALID_TOKEN.into()))?;
     let expires_at = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_default();
-    let user = match state.users.get(claims.sub).await {
+    let user = match state.users.get(claims.sub) {
         Some(user) => user,
         None => {
             let user = users::Entity::find_by_id(claims.sub)
@@ -68,7 +68,7 @@ pub async fn authenticate_with_expiry(
                 .await?
                 .ok_or_else(|| AppError::Unauthorized(INVALID_TOKEN.into()))?;
             let user = Arc::new(user);
-            state.users.put(user.clone()).await;
+            state.users.put(user.clone());
             user
         }
     };

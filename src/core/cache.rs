@@ -7,6 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use moka::future::Cache;
+
+use crate::models::project_members::ProjectRole;
+use crate::realtime::bus::Event;
 use redis::aio::ConnectionManager;
 use uuid::Uuid;
 
@@ -14,29 +17,29 @@ use crate::models::users;
 
 #[derive(Clone)]
 pub struct UserCache {
-    users: Cache<Uuid, Arc<users::Model>>,
+    users: moka::sync::Cache<Uuid, Arc<users::Model>>,
 }
 
 impl UserCache {
     pub fn new() -> Self {
         Self {
-            users: Cache::builder()
+            users: moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(30))
                 .build(),
         }
     }
 
-    pub async fn get(&self, id: Uuid) -> Option<Arc<users::Model>> {
-        self.users.get(&id).await
+    pub fn get(&self, id: Uuid) -> Option<Arc<users::Model>> {
+        self.users.get(&id)
     }
 
-    pub async fn put(&self, user: Arc<users::Model>) {
-        self.users.insert(user.id, user).await;
+    pub fn put(&self, user: Arc<users::Model>) {
+        self.users.insert(user.id, user);
     }
 
-    pub async fn invalidate(&self, id: Uuid) {
-        self.users.invalidate(&id).await;
+    pub fn invalidate(&self, id: Uuid) {
+        self.users.invalidate(&id);
     }
 }
 
@@ -104,5 +107,106 @@ impl ReportCache {
             }
         }
         self.local.insert(key, value).await;
+    }
+}
+
+/// A single task as last read, serialized once.
+#[derive(Debug)]
+pub struct CachedTask {
+    pub project_id: Uuid,
+    pub version: i64,
+    /// The task's JSON body.
+    pub body: bytes::Bytes,
+}
+
+/// Hot-path read caches: single tasks and users' roles in projects, so an authenticated
+/// `GET /tasks/{id}` usually costs no database round trip at all.
+///
+/// Entries are dropped on every committed change that touches them: synchronously by the
+/// instance that commits (so a client reads its own writes), and through the bus on the
+/// other instances. A fill that raced with an invalidation is discarded (generation check
+/// under a lock), and entries live one second at most, which bounds staleness on other
+/// instances even when a bus message is lost.
+pub struct ReadCache {
+    generation: std::sync::atomic::AtomicU64,
+    fill_lock: std::sync::Mutex<()>,
+    tasks: moka::sync::Cache<Uuid, Arc<CachedTask>>,
+    roles: moka::sync::Cache<(Uuid, Uuid), Option<ProjectRole>>,
+}
+
+/// The longest any entry is served without a database read.
+const READ_TTL: Duration = Duration::from_secs(1);
+
+impl ReadCache {
+    pub fn new() -> Self {
+        Self {
+            generation: std::sync::atomic::AtomicU64::new(0),
+            fill_lock: std::sync::Mutex::new(()),
+            tasks: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(READ_TTL)
+                .build(),
+            roles: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(READ_TTL)
+                .build(),
+        }
+    }
+
+    /// The generation to pass to `put_*` after reading the database.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn fill(&self, read_at: u64, insert: impl FnOnce()) {
+        let _guard = self.fill_lock.lock().unwrap_or_else(|p| p.into_inner());
+        if self.generation() == read_at {
+            insert();
+        }
+    }
+
+    pub fn task(&self, id: Uuid) -> Option<Arc<CachedTask>> {
+        self.tasks.get(&id)
+    }
+
+    pub fn put_task(&self, read_at: u64, id: Uuid, task: Arc<CachedTask>) {
+        self.fill(read_at, || self.tasks.insert(id, task));
+    }
+
+    /// `Some(role)` when cached (the inner `None`: not a member).
+    pub fn role(&self, user: Uuid, project: Uuid) -> Option<Option<ProjectRole>> {
+        self.roles.get(&(user, project))
+    }
+
+    pub fn put_role(&self, read_at: u64, user: Uuid, project: Uuid, role: Option<ProjectRole>) {
+        self.fill(read_at, || self.roles.insert((user, project), role));
+    }
+
+    /// Drops what a committed event makes outdated.
+    pub fn apply(&self, event: &Event) {
+        let _guard = self.fill_lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        if let Some(task) = event.task_id {
+            self.tasks.invalidate(&task);
+        }
+        match event.kind.as_str() {
+            "project.deleted" => {
+                self.tasks.invalidate_all();
+                self.roles.invalidate_all();
+            }
+            kind if kind.starts_with("member.") => {
+                if let Some(user) = event.subject {
+                    self.roles.invalidate(&(user, event.project_id));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Default for ReadCache {
+    fn default() -> Self {
+        Self::new()
     }
 }

@@ -120,6 +120,15 @@ pub struct Settings {
         default_value = "7"
     )]
     pub event_retention_days: String,
+    /// Open client connections (WebSockets included) served at once; at the limit new ones
+    /// wait until one closes. Keep it below the process's open-files limit (`ulimit -n`).
+    #[arg(
+        global = true,
+        long = "max-connections",
+        env = "FLOWTRACK_MAX_CONNECTIONS",
+        default_value = "16384"
+    )]
+    pub max_connections: String,
     /// `pretty` or `json` (level via RUST_LOG).
     #[arg(
         global = true,
@@ -158,6 +167,7 @@ pub struct Config {
     pub login_max_failures: u32,
     pub register_per_hour: u32,
     pub event_retention_days: u32,
+    pub max_connections: usize,
     pub log_format: LogFormat,
 }
 
@@ -178,6 +188,7 @@ impl std::fmt::Debug for Config {
             .field("login_max_failures", &self.login_max_failures)
             .field("register_per_hour", &self.register_per_hour)
             .field("event_retention_days", &self.event_retention_days)
+            .field("max_connections", &self.max_connections)
             .field("log_format", &self.log_format)
             .finish()
     }
@@ -386,6 +397,14 @@ impl Settings {
             3650,
         )? as u32;
 
+        let max_connections = parse_u64(
+            &self.max_connections,
+            "FLOWTRACK_MAX_CONNECTIONS",
+            "--max-connections",
+            1,
+            1_000_000,
+        )? as usize;
+
         let log_format = match self.log_format.trim() {
             "pretty" => LogFormat::Pretty,
             "json" => LogFormat::Json,
@@ -412,6 +431,7 @@ impl Settings {
             login_max_failures,
             register_per_hour,
             event_retention_days,
+            max_connections,
             log_format,
         })
     }
@@ -454,6 +474,7 @@ impl Default for Config {
             login_max_failures: "5".into(),
             register_per_hour: "20".into(),
             event_retention_days: "7".into(),
+            max_connections: "16384".into(),
             log_format: "pretty".into(),
         }
         .validate()
@@ -481,6 +502,7 @@ mod tests {
             login_max_failures: "5".into(),
             register_per_hour: "20".into(),
             event_retention_days: "7".into(),
+            max_connections: "16384".into(),
             log_format: "pretty".into(),
         }
     }
@@ -528,6 +550,10 @@ mod tests {
                 "FLOWTRACK_EVENT_RETENTION_DAYS",
             ),
             (|s| s.log_format = "xml".into(), "FLOWTRACK_LOG_FORMAT"),
+            (
+                |s| s.max_connections = "0".into(),
+                "FLOWTRACK_MAX_CONNECTIONS",
+            ),
             (
                 |s| {
                     s.admin_email = Some("not-an-email".into());

@@ -219,18 +219,32 @@ impl From<DbErr> for AppError {
     }
 }
 
-/// True when the database could not be reached (pool exhausted, connection refused or lost):
-/// those become 503 `unavailable`, not 500.
+/// True when the database could not be reached (pool exhausted, connection refused or lost,
+/// server shutting down or starting up): those become 503 `unavailable`, not 500.
 pub fn is_connection_error(err: &DbErr) -> bool {
     match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
         DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
-        | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) => matches!(
-            e.as_ref(),
-            sea_orm::sqlx::Error::Io(_)
-                | sea_orm::sqlx::Error::PoolTimedOut
-                | sea_orm::sqlx::Error::PoolClosed
-        ),
+        | DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) => is_sqlx_connection_error(e),
+        _ => false,
+    }
+}
+
+fn is_sqlx_connection_error(err: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error;
+    match err {
+        Error::Io(_)
+        | Error::Tls(_)
+        | Error::Protocol(_)
+        | Error::PoolTimedOut
+        | Error::PoolClosed
+        | Error::WorkerCrashed => true,
+        // PostgreSQL SQLSTATE classes 08 (connection exception) and 57P (operator
+        // intervention: admin/crash shutdown, cannot connect now), and 53300 (too many
+        // connections): the server went away or is not accepting work, the query was not run.
+        Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || code.starts_with("57P") || code == "53300"
+        }),
         _ => false,
     }
 }

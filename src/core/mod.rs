@@ -11,6 +11,7 @@ pub mod limits;
 pub mod pagination;
 pub mod redis;
 pub mod security;
+pub mod server;
 pub mod telemetry;
 pub mod time;
 pub mod validate;

@@ -51,6 +51,9 @@ pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    /// Tokens whose signature and claims were already checked: a repeated request skips the
+    /// HMAC and JSON work (time is still checked on every use).
+    verified: moka::sync::Cache<String, Arc<Claims>>,
 }
 
 impl JwtKeys {
@@ -69,6 +72,10 @@ impl JwtKeys {
             encoding: EncodingKey::from_secret(secret.as_bytes()),
             decoding: DecodingKey::from_secret(secret.as_bytes()),
             validation,
+            verified: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_idle(std::time::Duration::from_secs(900))
+                .build(),
         }
     }
 
@@ -98,14 +105,25 @@ impl JwtKeys {
     }
 
     /// Checks signature, algorithm, issuer, audience, type and time of an access token.
-    pub fn verify_access(&self, token: &str, now: DateTime<Utc>) -> Result<Claims, TokenError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|_| TokenError::Malformed)?;
-        let claims = data.claims;
+    pub fn verify_access(
+        &self,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<Claims>, TokenError> {
+        let claims = match self.verified.get(token) {
+            Some(claims) => claims,
+            None => {
+                let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+                    .map_err(|_| TokenError::Malformed)?;
+                if data.claims.typ != ACCESS_TYPE {
+                    return Err(TokenError::WrongType);
+                }
+                let claims = Arc::new(data.claims);
+                self.verified.insert(token.to_string(), claims.clone());
+                claims
+            }
+        };
         let now = now.timestamp();
-        if claims.typ != ACCESS_TYPE {
-            return Err(TokenError::WrongType);
-        }
         if claims.exp.saturating_add(LEEWAY_SECS) <= now {
             return Err(TokenError::Expired);
         }

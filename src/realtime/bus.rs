@@ -26,6 +26,9 @@ pub struct Event {
     pub kind: String,
     /// For member events: the member's user id (the hub adds or drops their sockets).
     pub subject: Option<Uuid>,
+    /// For task and comment events: the task (read caches drop it).
+    #[serde(default)]
+    pub task_id: Option<Uuid>,
     /// The exact WebSocket message (JSON text), as stored in `events.payload`.
     pub payload: Arc<str>,
 }

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use axum::extract::ws::Utf8Bytes;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -28,7 +29,9 @@ use crate::realtime::bus::{BusMessage, Event};
 /// What a socket task receives from the hub.
 #[derive(Debug, Clone)]
 pub enum Outbound {
-    Event(Event),
+    /// An event and its text frame, both shared by every socket it goes to (one copy per
+    /// event, not per socket).
+    Event(Arc<Event>, Utf8Bytes),
     /// A JSON text message (a personal notification).
     Text(Arc<str>),
     /// Close the socket with this code.
@@ -190,6 +193,7 @@ pub fn event_from_row(row: events::Model) -> Event {
         seq: row.seq,
         kind: row.event_type,
         subject,
+        task_id: None,
         payload: Arc::from(row.payload),
     }
 }
@@ -399,9 +403,12 @@ impl HubTask {
             .map(|f| f.members.iter().copied().collect())
             .unwrap_or_default();
         let mut delivered = 0u64;
+        let text = Utf8Bytes::from(event.payload.to_string());
+        let shared = Arc::new(event);
         for user in &members {
-            delivered += self.send_user(*user, Outbound::Event(event.clone()));
+            delivered += self.send_user(*user, Outbound::Event(shared.clone(), text.clone()));
         }
+        let event = shared;
         metrics::counter!("flowtrack_events_delivered_total").increment(delivered);
         match event.kind.as_str() {
             "member.removed" => {

@@ -4,7 +4,8 @@
 //!   them from this instance's auth cache (closing a deactivated user's sockets). The bus
 //!   already does this at once; the watcher is what makes "a deactivated user's tokens stop
 //!   working within 1 second on every instance" hold even when a bus message is lost.
-//! - **bus → cache**: other instances' `UserChanged` messages invalidate the local cache.
+//! - **bus → caches**: other instances' `UserChanged` messages and committed events drop
+//!   what the local auth and read caches hold of them.
 //! - **event retention**: events older than `FLOWTRACK_EVENT_RETENTION_DAYS` are deleted
 //!   hourly (a resume from before them answers `resync`).
 
@@ -49,7 +50,7 @@ async fn watch_users(state: AppState) {
         let Ok(changed) = changed else { continue };
         for (user_id, active, updated_at) in changed {
             watermark = watermark.max(updated_at);
-            state.users.invalidate(user_id).await;
+            state.users.invalidate(user_id);
             if !active {
                 state
                     .bus
@@ -66,7 +67,8 @@ async fn invalidate_from_bus(state: AppState, mut bus: broadcast::Receiver<BusMe
             m = bus.recv() => m,
         };
         match message {
-            Ok(BusMessage::UserChanged { user_id, .. }) => state.users.invalidate(user_id).await,
+            Ok(BusMessage::UserChanged { user_id, .. }) => state.users.invalidate(user_id),
+            Ok(BusMessage::Event(event)) => state.read_cache.apply(&event),
             Ok(_) => {}
             Err(broadcast::error::RecvError::Lagged(_)) => {}
             Err(broadcast::error::RecvError::Closed) => return,

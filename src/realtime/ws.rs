@@ -282,17 +282,13 @@ impl Session {
 
     async fn on_outbound(&mut self, socket: &mut WebSocket, message: Outbound) -> Flow {
         match message {
-            Outbound::Event(event) => {
+            Outbound::Event(event, text) => {
                 let sent = self.sent.entry(event.project_id).or_default();
                 if sent.contains(event.seq) {
                     return Flow::Continue;
                 }
                 sent.insert(event.seq);
-                send(
-                    socket,
-                    Message::Text(Utf8Bytes::from(event.payload.to_string())),
-                )
-                .await
+                send(socket, Message::Text(text)).await
             }
             Outbound::Text(payload) => {
                 send(socket, Message::Text(Utf8Bytes::from(payload.to_string()))).await

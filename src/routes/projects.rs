@@ -192,7 +192,7 @@ pub struct UpdateProjectRequest {
     due_date: Option<NaiveDate>,
 }
 
-struct UpdateProject(ProjectChanges);
+pub struct UpdateProject(ProjectChanges);
 
 impl FromFields for UpdateProject {
     fn from_fields(r: &mut FieldReader) -> Option<Self> {
@@ -296,8 +296,13 @@ async fn get_board(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     PathId(id): PathId,
-) -> AppResult<axum::Json<Board>> {
-    Ok(axum::Json(service::board(&state, &me, id).await?))
+) -> AppResult<axum::response::Response> {
+    let body = service::board_json(&state, &me, id).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response())
 }
 
 /// The project's members (a plain array, not paginated).
@@ -329,7 +334,7 @@ pub struct AddMemberRequest {
     role: ProjectRole,
 }
 
-struct AddMember {
+pub struct AddMember {
     who: MemberRef,
     role: ProjectRole,
 }

@@ -233,10 +233,16 @@ async fn get_task(
     AuthUser(me): AuthUser,
     PathId(id): PathId,
 ) -> AppResult<Response> {
-    Ok(with_etag(
-        StatusCode::OK,
-        service::get(&state, &me, id).await?,
-    ))
+    let task = service::get_cached(&state, &me, id).await?;
+    let mut response = (
+        [(header::CONTENT_TYPE, "application/json")],
+        task.body.clone(),
+    )
+        .into_response();
+    if let Ok(tag) = HeaderValue::from_str(&etag(task.version)) {
+        response.headers_mut().insert(header::ETAG, tag);
+    }
+    Ok(response)
 }
 
 #[derive(ToSchema)]
@@ -254,7 +260,7 @@ pub struct UpdateTaskRequest {
     due_date: Option<NaiveDate>,
 }
 
-struct UpdateTask(TaskChanges);
+pub struct UpdateTask(TaskChanges);
 
 impl FromFields for UpdateTask {
     fn from_fields(r: &mut FieldReader) -> Option<Self> {

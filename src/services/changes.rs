@@ -170,6 +170,7 @@ impl ProjectChange {
             seq,
             kind: change.kind.to_string(),
             subject: change.subject,
+            task_id: change.task_id,
             payload: Arc::from(payload),
         }));
         Ok(seq)
@@ -212,9 +213,15 @@ impl ProjectChange {
         Ok(())
     }
 
-    /// Commits, then publishes the recorded events and notifications.
+    /// Commits, then drops what read caches hold of the change (before answering, so the
+    /// caller reads its own write) and publishes the events and notifications.
     pub async fn commit(self, state: &AppState) -> AppResult<()> {
         self.txn.commit().await?;
+        for message in &self.published {
+            if let BusMessage::Event(event) = message {
+                state.read_cache.apply(event);
+            }
+        }
         state.bus.publish_all(self.published);
         Ok(())
     }

@@ -427,9 +427,38 @@ pub struct Board {
     pub columns: Vec<Column>,
 }
 
+/// The board as JSON text, cached under the project's `event_seq`: any change makes a new
+/// key, so a cached board is never stale.
+pub async fn board_json(
+    state: &AppState,
+    principal: &Principal,
+    id: Uuid,
+) -> AppResult<std::sync::Arc<str>> {
+    let (project, _) = visible(state, principal, id).await?;
+    if let Some(hit) = state
+        .reports
+        .get(&format!("board:{id}:{}", project.event_seq))
+        .await
+    {
+        return Ok(hit);
+    }
+    let board = snapshot_board(state, id).await?;
+    let text = serde_json::to_string(&board)
+        .map_err(|e| AppError::internal(format!("serializing a board: {e}")))?;
+    state
+        .reports
+        .put(format!("board:{id}:{}", board.seq), text.clone())
+        .await;
+    Ok(std::sync::Arc::from(text))
+}
+
 /// The board, read in one snapshot so `seq` matches the tasks exactly.
 pub async fn board(state: &AppState, principal: &Principal, id: Uuid) -> AppResult<Board> {
     visible(state, principal, id).await?;
+    snapshot_board(state, id).await
+}
+
+async fn snapshot_board(state: &AppState, id: Uuid) -> AppResult<Board> {
     let db = &state.db.read;
     let txn = match db.get_database_backend() {
         DbBackend::Postgres => {

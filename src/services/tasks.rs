@@ -13,11 +13,15 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::Principal;
-use crate::auth::policy::ProjectAction;
+use std::sync::Arc;
+
+use crate::auth::policy::{self, ProjectAction};
+use crate::core::cache::CachedTask;
 use crate::core::error::{AppError, AppResult};
 use crate::core::input::Patch;
 use crate::core::pagination::{Page, PageRequest};
 use crate::models::project_members;
+use crate::models::project_members::ProjectRole;
 use crate::models::task_labels;
 use crate::models::tasks::{self, Priority, TaskStatus};
 use crate::services::changes::{Change, ProjectChange, membership};
@@ -137,6 +141,15 @@ async fn replace_labels(
         .filter(task_labels::Column::TaskId.eq(task_id))
         .exec(db)
         .await?;
+    insert_labels(db, task_id, labels).await
+}
+
+/// Indexes the labels of a task that has none indexed yet.
+async fn insert_labels(
+    db: &impl ConnectionTrait,
+    task_id: Uuid,
+    labels: &[String],
+) -> AppResult<()> {
     if !labels.is_empty() {
         let rows = labels.iter().map(|label| task_labels::ActiveModel {
             task_id: Set(task_id),
@@ -205,7 +218,7 @@ pub async fn create(state: &AppState, actor: &Principal, new: NewTask) -> AppRes
     }
     .insert(&change.txn)
     .await?;
-    replace_labels(&change.txn, row.id, &new.labels).await?;
+    insert_labels(&change.txn, row.id, &new.labels).await?;
     let task = Task::from(&row);
     if let Some(assignee) = task.assignee_id {
         let message = assigned_message(&change, &task.title);
@@ -244,6 +257,54 @@ pub async fn get(state: &AppState, principal: &Principal, id: Uuid) -> AppResult
     let task = find(&state.db.read, id).await?;
     visible(state, principal, task.project_id).await?;
     Ok(Task::from(&task))
+}
+
+/// A single task as its serialized JSON body, from the read cache when possible (the hot
+/// path: an authenticated single-task read costs no database round trip when cached).
+pub async fn get_cached(
+    state: &AppState,
+    principal: &Principal,
+    id: Uuid,
+) -> AppResult<Arc<CachedTask>> {
+    let cache = &state.read_cache;
+    let task = match cache.task(id) {
+        Some(task) => task,
+        None => {
+            let read_at = cache.generation();
+            let row = find(&state.db.read, id).await?;
+            let body = serde_json::to_vec(&Task::from(&row))
+                .map_err(|e| AppError::internal(format!("serializing a task: {e}")))?;
+            let task = Arc::new(CachedTask {
+                project_id: row.project_id,
+                version: row.version,
+                body: body.into(),
+            });
+            cache.put_task(read_at, id, task.clone());
+            task
+        }
+    };
+    let role = cached_role(state, principal, task.project_id).await?;
+    policy::project_access(role, ProjectAction::View).check()?;
+    Ok(task)
+}
+
+/// The caller's effective role in a project, from the read cache when possible.
+pub async fn cached_role(
+    state: &AppState,
+    principal: &Principal,
+    project_id: Uuid,
+) -> AppResult<Option<ProjectRole>> {
+    let cache = &state.read_cache;
+    let membership = match cache.role(principal.id(), project_id) {
+        Some(role) => role,
+        None => {
+            let read_at = cache.generation();
+            let role = membership(&state.db.read, project_id, principal.id()).await?;
+            cache.put_role(read_at, principal.id(), project_id, role);
+            role
+        }
+    };
+    Ok(policy::effective_role(principal.user.role, membership))
 }
 
 /// Locks the task's project for a change and re-reads the task inside the transaction.

@@ -141,7 +141,7 @@ pub async fn ensure_admin(state: &AppState, email: &str, password: &str) -> AppR
             row.is_active = Set(true);
             row.updated_at = Set(state.clock.now());
             row.update(&state.db.write).await?;
-            state.users.invalidate(id).await;
+            state.users.invalidate(id);
             tracing::info!(%email, "bootstrap admin promoted");
             Ok(())
         }
@@ -226,7 +226,7 @@ pub async fn apply_changes(
         revoke_all_refresh_tokens(&txn, id, now).await?;
     }
     txn.commit().await?;
-    state.users.invalidate(id).await;
+    state.users.invalidate(id);
     state.bus.publish(BusMessage::UserChanged {
         user_id: id,
         active: updated.is_active,
@@ -262,7 +262,7 @@ pub async fn change_password(
         .await?;
     revoke_all_refresh_tokens(&txn, principal.id(), now).await?;
     txn.commit().await?;
-    state.users.invalidate(principal.id()).await;
+    state.users.invalidate(principal.id());
     Ok(())
 }
 

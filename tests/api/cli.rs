@@ -138,6 +138,7 @@ async fn help_lists_subcommands_and_settings() {
         ("FLOWTRACK_LOGIN_MAX_FAILURES", "--login-max-failures"),
         ("FLOWTRACK_REGISTER_PER_HOUR", "--register-per-hour"),
         ("FLOWTRACK_EVENT_RETENTION_DAYS", "--event-retention-days"),
+        ("FLOWTRACK_MAX_CONNECTIONS", "--max-connections"),
         ("FLOWTRACK_LOG_FORMAT", "--log-format"),
     ] {
         assert!(help.contains(variable), "{variable} not listed:\n{help}");

@@ -1,0 +1,548 @@
+#!/usr/bin/env python3
+"""FlowTrack beside its baselines: one command, one table (bench/README.md explains it).
+
+Every scenario runs FlowTrack and its baseline in the same run, alternating, BENCH_RUNS
+times (default 3); figures are medians with min–max. Results go to stdout and to
+bench/results/latest.md. Loads target 127.0.0.1 only and every loop is bounded.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = ROOT / "target" / "release"
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+DURATION = int(os.environ.get("BENCH_DURATION", "5"))
+FANOUT_CLIENTS = int(os.environ.get("BENCH_FANOUT_CLIENTS", "10000"))
+FANOUT_MOVES = int(os.environ.get("BENCH_FANOUT_MOVES", "200"))
+SECRET = "bench-secret-bench-secret-bench-secret-0123"
+PASSWORD = "bench-password-1"
+WORK = Path(tempfile.mkdtemp(prefix="flowtrack-bench-", dir="/tmp"))
+WORK.chmod(0o755)  # the throwaway PostgreSQL runs as user postgres and lives below it
+RESULTS: list[dict] = []
+CHILDREN: list[subprocess.Popen] = []
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def spawn(cmd, env=None, log_name="proc") -> subprocess.Popen:
+    out = open(WORK / f"{log_name}.log", "ab")
+    proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    CHILDREN.append(proc)
+    return proc
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def http(method: str, url: str, token: str | None = None, body=None, timeout=30):
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method)
+    if body is not None:
+        req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            raw = resp.read()
+            return resp.status, (json.loads(raw) if raw else None), raw
+    except urllib.error.HTTPError as err:
+        raw = err.read()
+        return err.code, None, raw
+
+
+def wait_ready(base: str, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(base + "/ready", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except Exception:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"{base} never became ready")
+
+
+class FlowTrack:
+    def __init__(self, database_url: str, redis_url: str | None = None, name="flowtrack"):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = dict(os.environ)
+        env.update(
+            DATABASE_URL=database_url,
+            FLOWTRACK_BIND=f"127.0.0.1:{self.port}",
+            FLOWTRACK_JWT_SECRET=SECRET,
+            FLOWTRACK_ACCESS_TTL="7200",
+            FLOWTRACK_REGISTER_PER_HOUR="1000000",
+            FLOWTRACK_LOGIN_MAX_FAILURES="1000000",
+            RUST_LOG="warn",
+        )
+        env.pop("REDIS_URL", None)
+        if redis_url:
+            env["REDIS_URL"] = redis_url
+        self.proc = spawn([str(TARGET / "flowtrack")], env=env, log_name=name)
+        wait_ready(self.base)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self) -> None:
+        stop(self.proc)
+
+
+def fixture(base: str, tasks: int = 1):
+    """A user, a project and `tasks` tasks; returns (token, user_id, project_id, task ids)."""
+    email = f"bench-{uuid.uuid4().hex}@example.com"
+    status, pair, raw = http("POST", base + "/auth/register", body={"email": email, "password": PASSWORD, "full_name": "Bench"})
+    assert status == 201, raw
+    token = pair["access_token"]
+    status, project, raw = http("POST", base + "/projects", token, {"name": "Bench"})
+    assert status == 201, raw
+    ids = []
+    for i in range(tasks):
+        status, task, raw = http("POST", base + "/tasks", token, {"project_id": project["id"], "title": f"Task {i}", "labels": ["bench"]})
+        assert status == 201, raw
+        ids.append(task["id"])
+    return token, pair["user"]["id"], project["id"], ids, email
+
+
+WRK_RPS = re.compile(r"Requests/sec:\s+([\d.]+)")
+WRK_P99 = re.compile(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+WRK_NON2XX = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
+WRK_ERRORS = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+
+
+def wrk(url: str, conns: int, seconds: int = DURATION, token: str | None = None, script: str | None = None, threads: int = 2):
+    cmd = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--latency"]
+    if token and not script:
+        cmd += ["-H", f"Authorization: Bearer {token}"]
+    if script:
+        path = WORK / f"script-{uuid.uuid4().hex}.lua"
+        path.write_text(script)
+        cmd += ["-s", str(path)]
+    out = subprocess.run(cmd + [url], capture_output=True, text=True, timeout=seconds + 60).stdout
+    rps = float(WRK_RPS.search(out).group(1))
+    m = WRK_P99.search(out)
+    factor = {"us": 0.001, "ms": 1.0, "s": 1000.0}[m.group(2)]
+    p99 = float(m.group(1)) * factor
+    bad = int(WRK_NON2XX.search(out).group(1)) if WRK_NON2XX.search(out) else 0
+    errors = WRK_ERRORS.search(out)
+    if bad or (errors and any(int(x) for x in errors.groups()[1:])):
+        log(f"warning: {url}: non-2xx={bad} errors={errors.groups() if errors else None}")
+    return rps, p99
+
+
+def med(values):
+    return statistics.median(values), min(values), max(values)
+
+
+def fmt(values, unit="", digits=0):
+    m, lo, hi = med(values)
+    f = f"{{:,.{digits}f}}"
+    return f"{f.format(m)}{unit} ({f.format(lo)}–{f.format(hi)})"
+
+
+def record(scenario, flowtrack, baseline=None, ratio=None, budget="", met=None, note=""):
+    row = {"scenario": scenario, "flowtrack": flowtrack, "baseline": baseline or "", "ratio": "" if ratio is None else f"{ratio:.2f}",
+           "budget": budget, "met": "" if met is None else ("yes" if met else "**no**"), "note": note}
+    RESULTS.append(row)
+    log(f"{scenario}: {flowtrack} | {baseline or '-'} | ratio {row['ratio']} | {budget} {row['met']}")
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+def scenario_start_idle():
+    db = WORK / "start.db"
+    url = f"sqlite://{db}?mode=rwc"
+    # The first start creates the schema; then measure starts on the existing file.
+    first = None
+    times, rss = [], []
+    for i in range(RUNS + 1):
+        port = free_port()
+        env = dict(os.environ, DATABASE_URL=url, FLOWTRACK_BIND=f"127.0.0.1:{port}", RUST_LOG="warn")
+        t0 = time.perf_counter()
+        proc = spawn([str(TARGET / "flowtrack")], env=env, log_name="start")
+        base = f"http://127.0.0.1:{port}"
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/ready", timeout=1) as resp:
+                    if resp.status == 200:
+                        break
+            except Exception:
+                time.sleep(0.002)
+            if time.perf_counter() - t0 > 30:
+                raise RuntimeError("no /ready within 30 s")
+        elapsed = (time.perf_counter() - t0) * 1000
+        time.sleep(2)
+        if i == 0:
+            first = elapsed
+        else:
+            times.append(elapsed)
+            rss.append(rss_kib(proc.pid) / 1024)
+        stop(proc)
+    record("Start → /ready 200 (SQLite, existing file)", fmt(times, " ms"), budget="≤ 200 ms", met=statistics.median(times) <= 200,
+           note=f"first start (creates the schema): {first:.0f} ms")
+    record("Idle RSS after start", fmt(rss, " MiB", 1), budget="≤ 20 MiB", met=statistics.median(rss) <= 20)
+
+
+def scenario_read(label: str, database_url: str):
+    server = FlowTrack(database_url, name=f"read-{label}")
+    try:
+        token, _, _, ids, _ = fixture(server.base)
+        status, _, body = http("GET", f"{server.base}/tasks/{ids[0]}", token)
+        assert status == 200
+        body_file = WORK / f"task-{label}.json"
+        body_file.write_bytes(body)
+        bare_port = free_port()
+        bare = spawn([str(TARGET / "bare_server"), "--bind", f"127.0.0.1:{bare_port}", "--body", str(body_file)], log_name="bare")
+        time.sleep(0.5)
+        ft, base = [], []
+        ft_p99, base_p99 = [], []
+        for _ in range(RUNS):
+            r, p = wrk(f"{server.base}/tasks/{ids[0]}", 64, token=token)
+            ft.append(r)
+            ft_p99.append(p)
+            r, p = wrk(f"http://127.0.0.1:{bare_port}/tasks/{ids[0]}", 64)
+            base.append(r)
+            base_p99.append(p)
+        stop(bare)
+        ratio = statistics.median(ft) / statistics.median(base)
+        record(f"Read GET /tasks/{{id}} ({label}), 64 conns", fmt(ft, " req/s") + f", p99 {statistics.median(ft_p99):.1f} ms",
+               fmt(base, " req/s") + f", p99 {statistics.median(base_p99):.1f} ms (bare axum)", ratio, "≥ 0.60", ratio >= 0.6)
+    finally:
+        server.stop()
+
+
+def create_script(token: str, project_id: str) -> str:
+    body = json.dumps({"project_id": project_id, "title": "bench"})
+    return f"""
+wrk.method = "POST"
+wrk.path = "/tasks"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer {token}"
+wrk.body = '{body}'
+"""
+
+
+def move_script(token: str, task_id: str) -> str:
+    return f"""
+local statuses = {{"in_progress", "review", "done", "todo"}}
+local n = 0
+request = function()
+  n = n + 1
+  local body = '{{"status":"' .. statuses[(n % 4) + 1] .. '"}}'
+  return wrk.format("PATCH", "/tasks/{task_id}/move",
+    {{["Authorization"] = "Bearer {token}", ["Content-Type"] = "application/json"}}, body)
+end
+"""
+
+
+PGBENCH_CREATE = """
+BEGIN;
+SELECT id, name, event_seq FROM projects WHERE id = :pid FOR UPDATE;
+SELECT role FROM project_members WHERE project_id = :pid AND user_id = :uid;
+SELECT position FROM tasks WHERE project_id = :pid AND status = 'todo' ORDER BY position DESC LIMIT 1;
+INSERT INTO tasks (id, project_id, title, description, status, priority, assignee_id, labels, created_by, due_date, position, version, created_at, updated_at, completed_at)
+  VALUES (gen_random_uuid(), :pid, 'bench', '', 'todo', 'medium', NULL, '[]', :uid, NULL, 'z' || md5(random()::text), 1, now(), now(), NULL) RETURNING *;
+INSERT INTO activity_log (id, user_id, project_id, task_id, action, details, created_at)
+  VALUES (gen_random_uuid(), :uid, :pid, NULL, 'task.created', '{"status":"todo","title":"bench"}', now());
+UPDATE projects SET event_seq = event_seq + 1 WHERE id = :pid;
+INSERT INTO events (project_id, seq, event_type, actor_id, payload, created_at)
+  SELECT :pid, event_seq, 'task.created', :uid, '{"type":"task.created"}', now() FROM projects WHERE id = :pid;
+COMMIT;
+"""
+
+PGBENCH_MOVE = """
+SELECT * FROM tasks WHERE id = :tid;
+BEGIN;
+SELECT id, name, event_seq FROM projects WHERE id = :pid FOR UPDATE;
+SELECT role FROM project_members WHERE project_id = :pid AND user_id = :uid;
+SELECT * FROM tasks WHERE id = :tid;
+SELECT position FROM tasks WHERE project_id = :pid AND status = 'review' AND id <> :tid ORDER BY position DESC LIMIT 1;
+UPDATE tasks SET status = CASE status WHEN 'todo' THEN 'in_progress' WHEN 'in_progress' THEN 'review' WHEN 'review' THEN 'done' ELSE 'todo' END,
+  position = 'z' || md5(random()::text), version = version + 1, updated_at = now() WHERE id = :tid RETURNING *;
+INSERT INTO activity_log (id, user_id, project_id, task_id, action, details, created_at)
+  VALUES (gen_random_uuid(), :uid, :pid, :tid, 'task.moved', '{"from":"todo","to":"review"}', now());
+UPDATE projects SET event_seq = event_seq + 1 WHERE id = :pid;
+INSERT INTO events (project_id, seq, event_type, actor_id, payload, created_at)
+  SELECT :pid, event_seq, 'task.moved', :uid, '{"type":"task.moved"}', now() FROM projects WHERE id = :pid;
+COMMIT;
+"""
+
+PGBENCH_TPS = re.compile(r"tps = ([\d.]+)")
+
+
+def pgbench(pg_env: dict, dsn: str, script: str, clients: int, variables: dict) -> float:
+    path = WORK / f"pgbench-{uuid.uuid4().hex}.sql"
+    path.write_text(script)
+    cmd = [f"{pg_env['FLOWTRACK_TEST_PG_BIN']}/pgbench", "-n", "-M", "prepared", f"-c{clients}", "-j2", f"-T{DURATION}", "-f", str(path)]
+    for k, v in variables.items():
+        cmd += ["-D", f"{k}={v}"]
+    out = subprocess.run(cmd + [dsn], capture_output=True, text=True, timeout=DURATION + 120)
+    m = PGBENCH_TPS.search(out.stdout)
+    if not m:
+        raise RuntimeError(f"pgbench failed: {out.stdout}\n{out.stderr}")
+    return float(m.group(1))
+
+
+def scenario_writes(label: str, database_url: str, pg_env: dict | None, pg_dsn: str | None):
+    server = FlowTrack(database_url, name=f"write-{label}")
+    clients = 8
+    try:
+        token, user_id, project_id, ids, _ = fixture(server.base, tasks=1)
+        for name, script, pg_script in [
+            ("create POST /tasks", create_script(token, project_id), PGBENCH_CREATE),
+            ("move PATCH /tasks/{id}/move", move_script(token, ids[0]), PGBENCH_MOVE),
+        ]:
+            ft, base = [], []
+            for _ in range(RUNS):
+                rps, _ = wrk(server.base + "/", clients, script=script)
+                ft.append(rps)
+                if pg_env:
+                    base.append(pgbench(pg_env, pg_dsn, pg_script, clients, {"pid": project_id, "uid": user_id, "tid": ids[0]}))
+            if pg_env:
+                ratio = statistics.median(ft) / statistics.median(base)
+                record(f"Write {name} ({label}), {clients} clients", fmt(ft, " tx/s"), fmt(base, " tx/s") + " (pgbench, same statements)",
+                       ratio, "≥ 0.80", ratio >= 0.8)
+            else:
+                record(f"Write {name} ({label}), {clients} clients", fmt(ft, " tx/s"), note="no pgbench peer on SQLite")
+    finally:
+        server.stop()
+
+
+def scenario_board(label: str, database_url: str):
+    server = FlowTrack(database_url, name=f"board-{label}")
+    try:
+        token, _, project_id, _, _ = fixture(server.base, tasks=0)
+        script = create_script(token, project_id)
+        count = 0
+        while count < 500:
+            status, _, raw = http("POST", server.base + "/tasks", token, {"project_id": project_id, "title": f"Board task {count}"})
+            assert status == 201, raw
+            count += 1
+        rps, p99 = [], []
+        for _ in range(RUNS):
+            r, p = wrk(f"{server.base}/projects/{project_id}/board", 64, token=token)
+            rps.append(r)
+            p99.append(p)
+        record(f"Board GET /projects/{{id}}/board, 500 tasks ({label}), 64 conns", fmt(rps, " req/s"), note=f"p99 {fmt(p99, ' ms', 1)}")
+    finally:
+        server.stop()
+
+
+def scenario_login_storm(database_url: str):
+    server = FlowTrack(database_url, name="storm")
+    try:
+        token, _, _, ids, email = fixture(server.base)
+        url = f"{server.base}/tasks/{ids[0]}"
+        login = f"""
+wrk.method = "POST"
+wrk.path = "/auth/login"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '{json.dumps({"email": email, "password": PASSWORD})}'
+"""
+        calm, storm = [], []
+        for _ in range(RUNS):
+            calm.append(wrk(url, 32, token=token, threads=1)[1])
+            path = WORK / "login.lua"
+            path.write_text(login)
+            storm_proc = subprocess.Popen(["wrk", "-t1", "-c50", f"-d{DURATION + 2}s", "-s", str(path), server.base + "/"],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1)
+            storm.append(wrk(url, 32, token=token, threads=1)[1])
+            storm_proc.wait(timeout=DURATION + 30)
+        ratio = statistics.median(storm) / statistics.median(calm)
+        record("Read p99 during a login storm (50 concurrent logins)", fmt(storm, " ms", 2), fmt(calm, " ms", 2) + " (no storm)",
+               ratio, "≤ 2.0×", ratio <= 2.0)
+    finally:
+        server.stop()
+
+
+def scenario_fanout(database_url: str, redis_url: str | None, two: bool):
+    a = FlowTrack(database_url, redis_url, name="fanout-a")
+    b = FlowTrack(database_url, redis_url, name="fanout-b") if two else None
+    try:
+        cmd = [str(TARGET / "ws_fanout"), "--base", a.base, "--clients", str(FANOUT_CLIENTS), "--moves", str(FANOUT_MOVES),
+               "--server-pid", ",".join(str(p.pid) for p in [a, b] if p)]
+        if b:
+            cmd += ["--base2", b.base]
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        if out.returncode != 0:
+            raise RuntimeError(f"ws_fanout failed: {out.stderr[-2000:]}")
+        res = json.loads(out.stdout.strip().splitlines()[-1])
+        where = "two instances + Redis" if two else "one instance"
+        per_conn = res["extra_rss_bytes_per_connection"] / 1024
+        if not two:
+            record(f"Idle WebSockets: extra RSS per connection ({res['opened']} clients)", f"{per_conn:.1f} KiB", budget="≤ 8 KiB", met=per_conn <= 8)
+        record(f"Move → delivery latency, {res['clients']} clients × {res['moves']} moves ({where})",
+               f"p50 {res['latency_ms_p50']:.1f} ms, p99 {res['latency_ms_p99']:.1f} ms",
+               note=f"{res['deliveries_received']}/{res['deliveries_expected']} delivered", budget="p99 ≤ 100 ms",
+               met=res["latency_ms_p99"] <= 100 and res["deliveries_received"] == res["deliveries_expected"])
+    finally:
+        a.stop()
+        if b:
+            b.stop()
+
+
+def scenario_fastapi(pg_dsn_ft: str, pg_dsn_peer: str):
+    server = FlowTrack(pg_dsn_ft, name="peer-flowtrack")
+    venv = ROOT / "target" / "bench-venv"
+    try:
+        if not (venv / "bin" / "uvicorn").exists():
+            log("installing the FastAPI peer (PyPI) into target/bench-venv")
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+            subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "-r", str(ROOT / "bench/peers/fastapi/requirements.txt")], check=True)
+        token, _, project_id, ids, _ = fixture(server.base)
+        port = free_port()
+        env = dict(os.environ, PEER_DATABASE_URL=pg_dsn_peer, PEER_JWT_SECRET=SECRET)
+        workers = str(os.cpu_count() or 2)
+        peer = spawn([str(venv / "bin" / "uvicorn"), "app:app", "--app-dir", str(ROOT / "bench/peers/fastapi"), "--host", "127.0.0.1",
+                      "--port", str(port), "--workers", workers, "--log-level", "warning", "--no-access-log"], env=env, log_name="fastapi")
+        peer_base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if http("GET", f"{peer_base}/tasks/{ids[0]}", token)[0] == 200:
+                    break
+            except Exception:
+                pass
+            time.sleep(0.2)
+        else:
+            raise RuntimeError("FastAPI peer did not start")
+        for name, ft_args, peer_args in [
+            ("read GET /tasks/{id}", dict(url=f"{server.base}/tasks/{ids[0]}", conns=64, token=token),
+             dict(url=f"{peer_base}/tasks/{ids[0]}", conns=64, token=token)),
+            ("create POST /tasks", dict(url=server.base + "/", conns=8, script=create_script(token, project_id)),
+             dict(url=peer_base + "/", conns=8, script=create_script(token, project_id))),
+        ]:
+            ft, pr, ft99, pr99 = [], [], [], []
+            for _ in range(RUNS):
+                r, p = wrk(**ft_args)
+                ft.append(r)
+                ft99.append(p)
+                r, p = wrk(**peer_args)
+                pr.append(r)
+                pr99.append(p)
+            ratio = statistics.median(ft) / statistics.median(pr)
+            record(f"FlowTrack ÷ FastAPI peer, {name} (PostgreSQL)", fmt(ft, " req/s") + f", p99 {statistics.median(ft99):.1f} ms",
+                   fmt(pr, " req/s") + f", p99 {statistics.median(pr99):.1f} ms (FastAPI, {workers} workers)", ratio,
+                   note=f"p99 ratio {statistics.median(ft99) / statistics.median(pr99):.2f}")
+        stop(peer)
+    finally:
+        server.stop()
+
+
+# ------------------------------------------------------------------------------- main
+
+
+def write_results(started: float) -> None:
+    lines = [
+        "# Latest benchmark results",
+        "",
+        f"`bench/run` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} cores, load generator on the same box; "
+        f"median of {RUNS} runs (min–max), {DURATION} s per run; total {time.time() - started:.0f} s.",
+        "",
+        "| scenario | FlowTrack | baseline | ratio | budget | met | note |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in RESULTS:
+        lines.append(f"| {r['scenario']} | {r['flowtrack']} | {r['baseline']} | {r['ratio']} | {r['budget']} | {r['met']} | {r['note']} |")
+    text = "\n".join(lines) + "\n"
+    out = ROOT / "bench" / "results" / "latest.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    print("\n" + text)
+
+
+def main() -> int:
+    started = time.time()
+    if shutil.which("wrk") is None:
+        log("installing wrk (Debian)")
+        subprocess.run(["apt-get", "install", "-y", "wrk"], check=True, stdout=subprocess.DEVNULL)
+    log("building (release)")
+    subprocess.run(["cargo", "build", "--release", "--locked", "-p", "flowtrack", "-p", "flowtrack-bench"], cwd=ROOT, check=True)
+    services = Path(tempfile.mkdtemp(prefix="flowtrack-bench-services-", dir="/tmp"))
+    subprocess.run(["bash", str(ROOT / "scripts/services"), "start", str(services)], check=True, stdout=subprocess.DEVNULL)
+    pg_env = {}
+    for line in (services / "env").read_text().splitlines():
+        if line.startswith("export "):
+            k, _, v = line[len("export "):].partition("=")
+            pg_env[k] = v
+    pg_base = pg_env["FLOWTRACK_TEST_DATABASE_URL"]
+    redis_url = pg_env.get("FLOWTRACK_TEST_REDIS_URL")
+
+    def new_pg_db() -> str:
+        name = f"bench_{uuid.uuid4().hex[:12]}"
+        subprocess.run(["psql", pg_base, "-qc", f"CREATE DATABASE {name}"], check=True)
+        return pg_base.rsplit("/", 1)[0] + "/" + name
+
+    try:
+        scenario_start_idle()
+        scenario_read("SQLite", f"sqlite://{WORK / 'read.db'}?mode=rwc")
+        scenario_read("PostgreSQL", new_pg_db())
+        pg_write = new_pg_db()
+        scenario_writes("PostgreSQL", pg_write, pg_env, pg_write)
+        scenario_writes("SQLite", f"sqlite://{WORK / 'write.db'}?mode=rwc", None, None)
+        scenario_board("SQLite", f"sqlite://{WORK / 'board.db'}?mode=rwc")
+        scenario_board("PostgreSQL", new_pg_db())
+        scenario_login_storm(f"sqlite://{WORK / 'storm.db'}?mode=rwc")
+        scenario_fanout(f"sqlite://{WORK / 'fanout.db'}?mode=rwc", None, two=False)
+        if redis_url:
+            scenario_fanout(new_pg_db(), redis_url, two=True)
+        peer_db = new_pg_db()
+        scenario_fastapi(peer_db, peer_db.replace("postgres://", "postgresql+asyncpg://", 1))
+    finally:
+        for proc in CHILDREN:
+            stop(proc)
+        subprocess.run(["bash", str(ROOT / "scripts/services"), "stop", str(services)], stdout=subprocess.DEVNULL)
+        write_results(started)
+        shutil.rmtree(WORK, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+//! The HTTP/1.1 accept loop, with the limits that `axum::serve` does not expose.
+//!
+//! - **Header read timeout**: a client must send a complete request head within
+//!   [`HEADER_READ_TIMEOUT`] of the connection starting to wait for one (also when it sits idle
+//!   between keep-alive requests), else the connection is closed. This cuts off slow-loris
+//!   clients that trickle headers byte by byte, and idle connections.
+//! - **Header limits**: at most [`MAX_HEADERS`] headers and [`MAX_HEAD_BYTES`] of request head;
+//!   beyond that hyper answers `431 Request Header Fields Too Large` and closes.
+//! - **Connection limit**: at most `max_connections` open connections (WebSockets included, for
+//!   their whole life). At the limit the loop stops accepting, so new clients wait in the
+//!   kernel's backlog until a connection closes, instead of the server running out of memory
+//!   or file descriptors.
+//!
+//! Each request gets `ConnectInfo<SocketAddr>` (the client address for rate limits), and
+//! WebSocket upgrades work as with `axum::serve`. Shutdown: stop accepting, let every
+//! connection finish its in-flight request, then return.
+
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::http::Request;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower::ServiceExt as _;
+
+/// How long a client may take to send a complete request head.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most headers one request may carry.
+pub const MAX_HEADERS: usize = 100;
+/// The largest request head (request line + headers) accepted, in bytes.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// Serves `app` on `listener` until `shutdown` is cancelled, then waits for open
+/// connections to finish their in-flight requests.
+pub async fn run(
+    listener: TcpListener,
+    app: Router,
+    max_connections: usize,
+    shutdown: CancellationToken,
+) -> io::Result<()> {
+    let slots = Arc::new(Semaphore::new(max_connections.max(1)));
+    let connections = TaskTracker::new();
+    loop {
+        // Take a slot first: at the limit, stop accepting until a connection closes.
+        let permit = tokio::select! {
+            () = shutdown.cancelled() => break,
+            permit = slots.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+        };
+        let (stream, remote) = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    on_accept_error(err).await;
+                    continue;
+                }
+            },
+        };
+        let app = app.clone();
+        let shutdown = shutdown.clone();
+        connections.spawn(serve_connection(stream, remote, permit, app, shutdown));
+    }
+    drop(listener);
+    connections.close();
+    connections.wait().await;
+    Ok(())
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    remote: SocketAddr,
+    permit: OwnedSemaphorePermit,
+    app: Router,
+    shutdown: CancellationToken,
+) {
+    let io = TokioIo::new(Slotted {
+        stream,
+        _permit: permit,
+    });
+    let service = app.map_request(move |mut req: Request<Incoming>| {
+        req.extensions_mut().insert(ConnectInfo(remote));
+        req
+    });
+    let service = TowerToHyperService::new(service);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_headers(MAX_HEADERS)
+        .max_buf_size(MAX_HEAD_BYTES);
+    let conn = builder.serve_connection(io, service).with_upgrades();
+    tokio::pin!(conn);
+    let mut draining = false;
+    loop {
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(err) = result {
+                    tracing::debug!(%remote, error = %err, "connection ended with an error");
+                }
+                break;
+            }
+            () = shutdown.cancelled(), if !draining => {
+                draining = true;
+                conn.as_mut().graceful_shutdown();
+            }
+        }
+    }
+}
+
+/// Accept errors: a client that gave up before we accepted is not our problem; running out
+/// of file descriptors is, and retrying at once would spin, so wait a little.
+async fn on_accept_error(err: io::Error) {
+    if matches!(
+        err.kind(),
+        io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(error = %err, "accept failed; retrying shortly");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+}
+
+/// A client connection that holds its connection slot until it is dropped (after an upgrade,
+/// that is when the WebSocket closes).
+struct Slotted {
+    stream: TcpStream,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl AsyncRead for Slotted {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Slotted {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}
