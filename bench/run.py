@@ -476,6 +476,75 @@ def scenario_fastapi(pg_dsn_ft: str, pg_dsn_peer: str):
         server.stop()
 
 
+def seed_history(db_path: Path, project_id: str, user_id: str, tasks: int, activity: int) -> None:
+    """Writes `tasks` tasks and `activity` activity rows of status history (last 60 days)
+    straight into FlowTrack's SQLite schema (ids are 16-byte blobs, times RFC 3339)."""
+    import random
+    import sqlite3
+
+    rnd = random.Random(7)
+    pid = uuid.UUID(project_id).bytes
+    uid = uuid.UUID(user_id).bytes
+    now = time.time()
+    statuses = ["todo", "in_progress", "review", "done"]
+
+    def stamp(t: float) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int((t % 1) * 1000):03d}+00:00"
+
+    con = sqlite3.connect(db_path, timeout=30)
+    moves_per_task = max(0, activity // tasks - 1)
+    task_rows, activity_rows = [], []
+    for i in range(tasks):
+        tid = uuid.uuid4().bytes
+        t = now - 60 * 86400 + rnd.random() * 30 * 86400
+        activity_rows.append((uuid.uuid4().bytes, uid, pid, tid, "task.created", json.dumps({"status": "todo", "title": f"T{i}"}), stamp(t)))
+        status = "todo"
+        completed = None
+        for _ in range(moves_per_task):
+            t += rnd.random() * 3 * 86400
+            if t > now:
+                break
+            new = rnd.choice([s for s in statuses if s != status])
+            activity_rows.append((uuid.uuid4().bytes, uid, pid, tid, "task.moved", json.dumps({"from": status, "to": new}), stamp(t)))
+            completed = stamp(t) if new == "done" else None
+            status = new
+        task_rows.append((tid, pid, f"T{i}", "", status, rnd.choice(["low", "medium", "high", "urgent"]), None, "[]", uid, None,
+                          f"p{i:06d}", 1, stamp(now), stamp(now), completed))
+    con.executemany("INSERT INTO tasks (id, project_id, title, description, status, priority, assignee_id, labels, created_by, due_date, "
+                    "position, version, created_at, updated_at, completed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", task_rows)
+    con.executemany("INSERT INTO activity_log (id, user_id, project_id, task_id, action, details, created_at) VALUES (?,?,?,?,?,?,?)",
+                    activity_rows)
+    con.execute("UPDATE projects SET event_seq = event_seq + 1 WHERE id = ?", (pid,))
+    con.commit()
+    con.close()
+    log(f"seeded {len(task_rows)} tasks and {len(activity_rows)} activity rows")
+
+
+def scenario_reports():
+    db = WORK / "reports.db"
+    server = FlowTrack(f"sqlite://{db}?mode=rwc", name="reports")
+    try:
+        token, user_id, project_id, _, _ = fixture(server.base, tasks=0)
+        seed_history(db, project_id, user_id, 10_000, 100_000)
+        for report, query in [("summary", ""), ("cumulative-flow", "?from=" + time.strftime("%Y-%m-%d", time.gmtime(time.time() - 59 * 86400))),
+                              ("burndown", "")]:
+            cold, warm = [], []
+            for _ in range(RUNS):
+                # A change of the project makes a new cache key: the next read is cold.
+                http("PATCH", f"{server.base}/projects/{project_id}", token, {"description": uuid.uuid4().hex})
+                url = f"{server.base}/reports/projects/{project_id}/{report}{query}"
+                t0 = time.perf_counter()
+                assert http("GET", url, token)[0] == 200
+                cold.append((time.perf_counter() - t0) * 1000)
+                t0 = time.perf_counter()
+                assert http("GET", url, token)[0] == 200
+                warm.append((time.perf_counter() - t0) * 1000)
+            record(f"Report {report}, 10 000 tasks / 100 000 activity rows (SQLite)", "cold " + fmt(cold, " ms", 1),
+                   "cached " + fmt(warm, " ms", 1), note="cache key includes the project's event seq")
+    finally:
+        server.stop()
+
+
 # ------------------------------------------------------------------------------- main
 
 
@@ -520,21 +589,35 @@ def main() -> int:
         subprocess.run(["psql", pg_base, "-qc", f"CREATE DATABASE {name}"], check=True)
         return pg_base.rsplit("/", 1)[0] + "/" + name
 
+    only = {s.strip() for s in os.environ.get("BENCH_ONLY", "").split(",") if s.strip()}
+
+    def wanted(name: str) -> bool:
+        return not only or name in only
+
     try:
-        scenario_start_idle()
-        scenario_read("SQLite", f"sqlite://{WORK / 'read.db'}?mode=rwc")
-        scenario_read("PostgreSQL", new_pg_db())
-        pg_write = new_pg_db()
-        scenario_writes("PostgreSQL", pg_write, pg_env, pg_write)
-        scenario_writes("SQLite", f"sqlite://{WORK / 'write.db'}?mode=rwc", None, None)
-        scenario_board("SQLite", f"sqlite://{WORK / 'board.db'}?mode=rwc")
-        scenario_board("PostgreSQL", new_pg_db())
-        scenario_login_storm(f"sqlite://{WORK / 'storm.db'}?mode=rwc")
-        scenario_fanout(f"sqlite://{WORK / 'fanout.db'}?mode=rwc", None, two=False)
-        if redis_url:
-            scenario_fanout(new_pg_db(), redis_url, two=True)
-        peer_db = new_pg_db()
-        scenario_fastapi(peer_db, peer_db.replace("postgres://", "postgresql+asyncpg://", 1))
+        if wanted("start"):
+            scenario_start_idle()
+        if wanted("read"):
+            scenario_read("SQLite", f"sqlite://{WORK / 'read.db'}?mode=rwc")
+            scenario_read("PostgreSQL", new_pg_db())
+        if wanted("write"):
+            pg_write = new_pg_db()
+            scenario_writes("PostgreSQL", pg_write, pg_env, pg_write)
+            scenario_writes("SQLite", f"sqlite://{WORK / 'write.db'}?mode=rwc", None, None)
+        if wanted("board"):
+            scenario_board("SQLite", f"sqlite://{WORK / 'board.db'}?mode=rwc")
+            scenario_board("PostgreSQL", new_pg_db())
+        if wanted("storm"):
+            scenario_login_storm(f"sqlite://{WORK / 'storm.db'}?mode=rwc")
+        if wanted("reports"):
+            scenario_reports()
+        if wanted("fanout"):
+            scenario_fanout(f"sqlite://{WORK / 'fanout.db'}?mode=rwc", None, two=False)
+            if redis_url:
+                scenario_fanout(new_pg_db(), redis_url, two=True)
+        if wanted("peer"):
+            peer_db = new_pg_db()
+            scenario_fastapi(peer_db, peer_db.replace("postgres://", "postgresql+asyncpg://", 1))
     finally:
         for proc in CHILDREN:
             stop(proc)

@@ -16,7 +16,6 @@ use chrono::{DateTime, Utc};
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use tokio::sync::Semaphore;
 use uuid::Uuid;
 
 use crate::core::error::{AppError, AppResult};
@@ -158,10 +157,14 @@ pub fn hash_refresh_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Argon2id hashing on the blocking pool, at most `permits` at once.
+/// A unit of password work for the hashing threads.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Argon2id hashing on a few dedicated threads running at a lower OS priority, so a login
+/// storm queues here instead of taking CPU from every other request.
 #[derive(Clone)]
 pub struct Passwords {
-    permits: Arc<Semaphore>,
+    jobs: std::sync::mpsc::SyncSender<Job>,
     /// A hash of a random password, verified against when the account does not exist, so an
     /// unknown email costs as much time as a wrong password.
     decoy_hash: Arc<String>,
@@ -179,11 +182,46 @@ fn hash_now(password: &str) -> AppResult<String> {
         .map_err(|e| AppError::internal(format!("password hashing failed: {e}")))
 }
 
+/// Lowers the calling thread's scheduling priority (nice +10; Linux only).
+fn lower_thread_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: `gettid` has no preconditions; `setpriority` only reads its arguments and
+    // affects the calling thread, and failure (reported by the return value) is harmless.
+    unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
+    }
+}
+
+/// Password hashes waiting for a thread, at most; past that, callers wait to enqueue.
+const QUEUE: usize = 1024;
+
 impl Passwords {
-    pub fn new(concurrency: usize) -> AppResult<Self> {
+    pub fn new(threads: usize) -> AppResult<Self> {
         let decoy = hash_now(&generate_secret())?;
+        let (jobs, queue) = std::sync::mpsc::sync_channel::<Job>(QUEUE);
+        let queue = Arc::new(std::sync::Mutex::new(queue));
+        for n in 0..threads.max(1) {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{n}"))
+                .spawn(move || {
+                    lower_thread_priority();
+                    loop {
+                        let job = {
+                            let queue = queue.lock().unwrap_or_else(|p| p.into_inner());
+                            queue.recv()
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .map_err(|e| AppError::internal(format!("starting a hashing thread: {e}")))?;
+        }
         Ok(Self {
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            jobs,
             decoy_hash: Arc::new(decoy),
         })
     }
@@ -192,14 +230,27 @@ impl Passwords {
         &self,
         work: impl FnOnce() -> AppResult<T> + Send + 'static,
     ) -> AppResult<T> {
-        let _permit = self
-            .permits
-            .acquire()
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(work());
+        });
+        match self.jobs.try_send(job) {
+            Ok(()) => {}
+            Err(std::sync::mpsc::TrySendError::Full(job)) => {
+                // A full queue: wait for room off the async threads.
+                let jobs = self.jobs.clone();
+                tokio::task::spawn_blocking(move || jobs.send(job))
+                    .await
+                    .map_err(|e| AppError::internal(format!("password queue failed: {e}")))?
+                    .map_err(|_| AppError::internal("password hashing threads stopped"))?;
+            }
+            Err(std::sync::mpsc::TrySendError::Disconnected(_)) => {
+                return Err(AppError::internal("password hashing threads stopped"));
+            }
+        }
+        result
             .await
-            .map_err(|_| AppError::internal("password hasher closed"))?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(|e| AppError::internal(format!("password task failed: {e}")))?
+            .map_err(|_| AppError::internal("password hashing was dropped"))?
     }
 
     pub async fn hash(&self, password: &str) -> AppResult<String> {

@@ -3,6 +3,7 @@
 //! flood past the connection limit. Each must get a clear 4xx or be cut off; the server's
 //! memory must stay bounded; a normal user, connected throughout, must keep being served.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -96,6 +97,8 @@ fn raw_json(raw: &Raw) -> Value {
 
 struct Findings {
     problems: std::sync::Mutex<Vec<String>>,
+    /// attack → outcome (status or "cut off") → count
+    outcomes: std::sync::Mutex<BTreeMap<String, BTreeMap<String, u64>>>,
     requests: AtomicU64,
     rejected_as_expected: AtomicU64,
 }
@@ -112,6 +115,16 @@ impl Findings {
     }
     fn rejected(&self) {
         self.rejected_as_expected.fetch_add(1, Ordering::Relaxed);
+    }
+    fn outcome(&self, attack: &str, outcome: impl Into<String>) {
+        *self
+            .outcomes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(attack.to_string())
+            .or_default()
+            .entry(outcome.into())
+            .or_default() += 1;
     }
 }
 
@@ -283,6 +296,7 @@ async fn check_body_answer(
         }
     };
     let got = resp.status().as_u16();
+    f.outcome(name, got.to_string());
     let problem = resp
         .headers()
         .get("content-type")
@@ -365,6 +379,13 @@ async fn raw_attacks(addr: &str, token: &str, f: &Findings) {
 
 fn check_raw(name: &str, r: anyhow::Result<Raw>, statuses: &[u16], f: &Findings) {
     f.tried(1);
+    if let Ok(raw) = &r {
+        f.outcome(
+            name,
+            raw.status
+                .map_or_else(|| "cut off".to_string(), |s| s.to_string()),
+        );
+    }
     match r {
         Err(e) => f.fail(format!("{name}: {e}")),
         // Cut off (no answer) within the time limit is a valid outcome for a flood.
@@ -398,6 +419,7 @@ async fn ws_storm(base: &str, count: usize, f: &Findings) {
         f.tried(1);
         match r {
             Err(tokio_tungstenite::tungstenite::Error::Http(resp)) if resp.status() == 401 => {
+                f.outcome("unauthenticated WebSocket", "401");
                 f.rejected()
             }
             Err(e) => f.fail(format!("unauthenticated WebSocket: expected 401, got {e}")),
@@ -450,13 +472,14 @@ async fn slowloris(addr: String, count: usize, header_timeout: Duration, f: Arc<
             }
         }));
     }
-    let limit = header_timeout + Duration::from_secs(3);
+    let limit = header_timeout + Duration::from_secs(5);
     let mut longest = Duration::ZERO;
     for t in tasks {
         f.tried(1);
         match t.await {
             Ok(Ok(Some(after))) if after <= limit => {
                 longest = longest.max(after);
+                f.outcome("slow-loris", "cut off");
                 f.rejected();
             }
             Ok(Ok(Some(after))) => f.fail(format!(
@@ -533,6 +556,7 @@ async fn slow_body(addr: String, token: String, count: usize, timeout: Duration,
                 let body = raw_json(&raw);
                 let in_time = after <= timeout + Duration::from_secs(3);
                 if raw.status == Some(408) && body["code"] == "request_timeout" && in_time {
+                    f.outcome("slow body", "408");
                     f.rejected();
                 } else {
                     f.fail(format!(
@@ -645,6 +669,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
     let f = Arc::new(Findings {
         problems: std::sync::Mutex::new(Vec::new()),
+        outcomes: std::sync::Mutex::new(BTreeMap::new()),
         requests: AtomicU64::new(0),
         rejected_as_expected: AtomicU64::new(0),
     });
@@ -736,6 +761,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "rss_before_flood_mib": rss_before_flood / 1024,
         "rss_end_mib": rss_end / 1024,
         "seconds": started.elapsed().as_secs_f64().round(),
+        "outcomes": *f.outcomes.lock().unwrap_or_else(|p| p.into_inner()),
     });
     finish("hostile", summary, &problems)
 }
