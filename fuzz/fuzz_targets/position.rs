@@ -61,7 +61,9 @@ fuzz_target!(|data: &[u8]| {
     if let (Some(h), true) = (hi_valid, lo_valid.is_none_or(|l| Some(l) < hi_valid)) {
         assert!(key.as_str() < h, "{key:?} is not before {h:?}");
     }
-    let longest = lo_valid.map_or(0, str::len).max(hi_valid.map_or(0, str::len));
+    let longest = lo_valid
+        .map_or(0, str::len)
+        .max(hi_valid.map_or(0, str::len));
     assert!(
         key.len() <= 2 * longest + 8,
         "key {key:?} ({} chars) too long for neighbours of {longest}",

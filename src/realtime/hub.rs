@@ -29,13 +29,20 @@ use crate::realtime::bus::{BusMessage, Event};
 /// What a socket task receives from the hub.
 #[derive(Debug, Clone)]
 pub enum Outbound {
-    /// An event and its text frame, both shared by every socket it goes to (one copy per
-    /// event, not per socket).
-    Event(Arc<Event>, Utf8Bytes),
+    /// An event with its text frame, shared by every socket it goes to (one copy per event,
+    /// not per socket; one pointer per queue slot).
+    Event(Arc<Delivery>),
     /// A JSON text message (a personal notification).
     Text(Arc<str>),
     /// Close the socket with this code.
     Close(u16, &'static str),
+}
+
+/// A committed event ready to be written to sockets.
+#[derive(Debug)]
+pub struct Delivery {
+    pub event: Event,
+    pub text: Utf8Bytes,
 }
 
 /// The per-socket queue length; past it the socket is closed as too slow.
@@ -404,11 +411,11 @@ impl HubTask {
             .unwrap_or_default();
         let mut delivered = 0u64;
         let text = Utf8Bytes::from(event.payload.to_string());
-        let shared = Arc::new(event);
+        let delivery = Arc::new(Delivery { event, text });
         for user in &members {
-            delivered += self.send_user(*user, Outbound::Event(shared.clone(), text.clone()));
+            delivered += self.send_user(*user, Outbound::Event(delivery.clone()));
         }
-        let event = shared;
+        let event = &delivery.event;
         metrics::counter!("flowtrack_events_delivered_total").increment(delivered);
         match event.kind.as_str() {
             "member.removed" => {

@@ -143,7 +143,7 @@ async fn notifications_socket(
     };
     Ok(upgrade
         // Small buffers: 10 000 idle sockets must fit in a few tens of MiB.
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(1024)
         .write_buffer_size(0)
         .max_write_buffer_size(1024 * 1024)
         .max_message_size(64 * 1024)
@@ -282,13 +282,14 @@ impl Session {
 
     async fn on_outbound(&mut self, socket: &mut WebSocket, message: Outbound) -> Flow {
         match message {
-            Outbound::Event(event, text) => {
+            Outbound::Event(delivery) => {
+                let event = &delivery.event;
                 let sent = self.sent.entry(event.project_id).or_default();
                 if sent.contains(event.seq) {
                     return Flow::Continue;
                 }
                 sent.insert(event.seq);
-                send(socket, Message::Text(text)).await
+                send(socket, Message::Text(delivery.text.clone())).await
             }
             Outbound::Text(payload) => {
                 send(socket, Message::Text(Utf8Bytes::from(payload.to_string()))).await

@@ -568,3 +568,78 @@ async fn cors_wildcard_never_carries_credentials() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Connection handling (src/core/server.rs)
+
+/// Sends a raw request head and returns the status line of the answer ("" if none).
+async fn raw_status_line(addr: std::net::SocketAddr, request: &[u8]) -> String {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let _ = stream.write_all(request).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        stream.read_to_end(&mut answer),
+    )
+    .await;
+    String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+#[tokio::test]
+async fn too_many_or_too_large_headers_get_431() {
+    let app = TestApp::spawn().await;
+    let mut flood = String::from("GET /health HTTP/1.1\r\nHost: x\r\n");
+    for i in 0..200 {
+        flood.push_str(&format!("X-Flood-{i}: v\r\n"));
+    }
+    flood.push_str("Connection: close\r\n\r\n");
+    let line = raw_status_line(app.addr, flood.as_bytes()).await;
+    assert!(line.starts_with("HTTP/1.1 431"), "200 headers: {line:?}");
+
+    let big = format!(
+        "GET /health HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\nConnection: close\r\n\r\n",
+        "a".repeat(100 * 1024)
+    );
+    let line = raw_status_line(app.addr, big.as_bytes()).await;
+    assert!(
+        line.is_empty() || line.starts_with("HTTP/1.1 431"),
+        "100 KiB header: {line:?}"
+    );
+
+    // A normal request on the same server still works.
+    let ok = raw_status_line(
+        app.addr,
+        b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(ok.starts_with("HTTP/1.1 200"), "{ok:?}");
+}
+
+#[tokio::test]
+async fn at_the_connection_limit_new_clients_wait_for_a_free_slot() {
+    let app = TestApp::spawn_with(|config| config.max_connections = 2).await;
+    let request = b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    // Two idle connections take both slots.
+    let idle_a = tokio::net::TcpStream::connect(app.addr).await.expect("a");
+    let idle_b = tokio::net::TcpStream::connect(app.addr).await.expect("b");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let addr = app.addr;
+    let waiting = tokio::spawn(async move { raw_status_line(addr, request).await });
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+    assert!(
+        !waiting.is_finished(),
+        "served although both slots were taken"
+    );
+    // A slot frees up: the waiting client is served.
+    drop(idle_a);
+    let line = tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+        .await
+        .expect("served once a slot was free")
+        .expect("task");
+    assert!(line.starts_with("HTTP/1.1 200"), "{line:?}");
+    drop(idle_b);
+}

@@ -52,6 +52,17 @@ fn total_rss(pids: &[u32]) -> u64 {
     pids.iter().filter_map(|p| rss_kib(*p)).sum()
 }
 
+/// The `"seq":N` of an event message, without parsing the whole JSON (the load tool must
+/// not be the bottleneck).
+fn seq_of(text: &str) -> Option<i64> {
+    let start = text.find("\"seq\":")? + 6;
+    let digits: String = text[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    digits.parse().ok()
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -137,9 +148,7 @@ async fn main() -> anyhow::Result<()> {
                 while let Some(Ok(msg)) = read.next().await {
                     if let tokio_tungstenite::tungstenite::Message::Text(text) = msg {
                         let now = Instant::now();
-                        if let Ok(v) = serde_json::from_str::<Value>(text.as_str())
-                            && let Some(seq) = v["seq"].as_i64()
-                        {
+                        if let Some(seq) = seq_of(text.as_str()) {
                             let _ = tx.send((seq, now));
                         }
                     }
@@ -159,12 +168,14 @@ async fn main() -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_after = total_rss(&args.server_pid);
 
-    // Moves: alternate columns; remember when each seq's move was sent.
+    // Moves, one at a time: each move's fan-out to every socket is measured on its own
+    // (from sending the move to each socket receiving its event).
     let statuses = ["in_progress", "review", "done", "todo"];
-    let mut sent_at: Vec<(i64, Instant)> = Vec::with_capacity(args.moves);
     let mut latencies: Vec<f64> = Vec::with_capacity(args.moves * args.clients);
     let mut received = 0usize;
     for m in 0..args.moves {
+        // seq: project.created = 1, task.created = 2, then one per move.
+        let seq = 3 + m as i64;
         let t0 = Instant::now();
         let resp = http
             .patch(format!("{}/tasks/{task_id}/move", args.base))
@@ -175,27 +186,20 @@ async fn main() -> anyhow::Result<()> {
         if !resp.status().is_success() {
             bail!("move failed: {}", resp.status());
         }
-        // seq: project.created = 1, task.created = 2, then one per move.
-        sent_at.push((3 + m as i64, t0));
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        while let Ok((seq, at)) = rx.try_recv() {
-            if let Some((_, t0)) = sent_at.iter().find(|(s, _)| *s == seq) {
-                latencies.push((at - *t0).as_secs_f64() * 1000.0);
-                received += 1;
-            }
-        }
-    }
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while received < args.moves * args.clients && Instant::now() < deadline {
-        match tokio::time::timeout(Duration::from_millis(500), rx.recv()).await {
-            Ok(Some((seq, at))) => {
-                if let Some((_, t0)) = sent_at.iter().find(|(s, _)| *s == seq) {
-                    latencies.push((at - *t0).as_secs_f64() * 1000.0);
-                    received += 1;
+        let deadline = t0 + Duration::from_secs(5);
+        let mut got = 0usize;
+        while got < args.clients {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, rx.recv()).await {
+                Ok(Some((s, at))) if s == seq => {
+                    latencies.push((at - t0).as_secs_f64() * 1000.0);
+                    got += 1;
                 }
+                Ok(Some(_)) => {}
+                _ => break,
             }
-            _ => continue,
         }
+        received += got;
     }
     latencies.sort_by(|a, b| a.total_cmp(b));
     let result = json!({
