@@ -34,7 +34,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The OpenAPI document and the routes it describes.
 pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(routes::docs::ApiDoc::openapi())
+    let (router, mut openapi) = OpenApiRouter::with_openapi(routes::docs::ApiDoc::openapi())
         .merge(routes::auth::router())
         .merge(routes::users::router())
         .merge(routes::projects::router())
@@ -45,7 +45,9 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::reports::router())
         .merge(routes::ops::router())
         .merge(crate::realtime::ws::router())
-        .split_for_parts()
+        .split_for_parts();
+    routes::docs::complete(&mut openapi);
+    (router, openapi)
 }
 
 pub fn build(state: AppState) -> Router {

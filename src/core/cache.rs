@@ -55,12 +55,19 @@ impl Default for UserCache {
 #[derive(Clone)]
 pub struct ReportCache {
     local: Cache<String, Arc<str>>,
+    /// The latest board of each project with the seq it was read at. One entry per project:
+    /// a newer board replaces the older one, which could never be read again (keys carrying
+    /// the seq would pile up superseded boards by the hundreds per minute on a busy project,
+    /// in process memory and in Redis alike).
+    boards: Cache<Uuid, (i64, Arc<str>)>,
     redis: Option<(ConnectionManager, String)>,
 }
 
 /// Bytes of reports kept in memory at most.
 const REPORT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 const REPORT_TTL: Duration = Duration::from_secs(3600);
+/// Bytes of boards kept in memory at most.
+const BOARD_CACHE_BYTES: u64 = 32 * 1024 * 1024;
 
 impl ReportCache {
     pub fn new(redis: Option<(ConnectionManager, String)>) -> Self {
@@ -72,8 +79,65 @@ impl ReportCache {
                 .max_capacity(REPORT_CACHE_BYTES)
                 .time_to_idle(REPORT_TTL)
                 .build(),
+            boards: Cache::builder()
+                .weigher(|_: &Uuid, (_, v): &(i64, Arc<str>)| {
+                    u32::try_from(v.len() + 32).unwrap_or(u32::MAX)
+                })
+                .max_capacity(BOARD_CACHE_BYTES)
+                .time_to_idle(REPORT_TTL)
+                .build(),
             redis,
         }
+    }
+
+    /// The cached board of `project` as of `seq`, if that is the one cached.
+    pub async fn board(&self, project: Uuid, seq: i64) -> Option<Arc<str>> {
+        if let Some((cached, text)) = self.boards.get(&project).await
+            && cached == seq
+        {
+            return Some(text);
+        }
+        let (conn, prefix) = self.redis.as_ref()?;
+        let mut conn = conn.clone();
+        let found: redis::RedisResult<Option<String>> = redis::cmd("GET")
+            .arg(format!("{prefix}:board:{project}"))
+            .query_async(&mut conn)
+            .await;
+        let found = found.ok()??;
+        // Stored as "<seq>\n<board JSON>".
+        let (cached, text) = found.split_once('\n')?;
+        if cached.parse::<i64>().ok()? != seq {
+            return None;
+        }
+        let text: Arc<str> = Arc::from(text);
+        self.boards.insert(project, (seq, text.clone())).await;
+        Some(text)
+    }
+
+    /// Caches the board of `project` read at `seq`, replacing an older one (never a newer).
+    pub async fn put_board(&self, project: Uuid, seq: i64, text: Arc<str>) {
+        if self
+            .boards
+            .get(&project)
+            .await
+            .is_some_and(|(cached, _)| cached >= seq)
+        {
+            return;
+        }
+        if let Some((conn, prefix)) = &self.redis {
+            let mut conn = conn.clone();
+            let stored: redis::RedisResult<()> = redis::cmd("SET")
+                .arg(format!("{prefix}:board:{project}"))
+                .arg(format!("{seq}\n{text}"))
+                .arg("EX")
+                .arg(REPORT_TTL.as_secs())
+                .query_async(&mut conn)
+                .await;
+            if let Err(err) = stored {
+                tracing::debug!(%err, "board not shared through redis");
+            }
+        }
+        self.boards.insert(project, (seq, text)).await;
     }
 
     pub async fn get(&self, key: &str) -> Option<Arc<str>> {

@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, header, request::Parts};
 use serde_json::{Map, Value};
 
 use crate::core::error::{AppError, FieldError};
+use crate::core::validate;
 
 /// The largest request body accepted (API.md: over 1 MiB → 413).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -270,21 +271,32 @@ impl QueryReader {
         }
     }
 
-    /// The raw value, if given (empty counts as not given).
-    pub fn raw(&self, name: &str) -> Option<&str> {
-        self.params
-            .get(name)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
+    /// The raw value of a free-text parameter, if given (empty counts as not given). A value
+    /// holding NUL is recorded as a problem.
+    pub fn raw(&mut self, name: &str) -> Option<String> {
+        let value = self.params.get(name).filter(|v| !v.is_empty())?.clone();
+        if value.contains('\0') {
+            self.errors
+                .push(FieldError::new(name, validate::NUL_MESSAGE));
+            return None;
+        }
+        Some(value)
     }
 
+    /// A typed parameter: absent is `None`; present, it must parse (an empty value too is a
+    /// problem: `?status=` names no status).
     pub fn get<T>(
         &mut self,
         name: &str,
         parse: impl FnOnce(&str) -> Result<T, String>,
     ) -> Option<T> {
-        let raw = self.raw(name)?.to_string();
-        match parse(&raw) {
+        let raw = self.params.get(name)?.clone();
+        let result = if raw.is_empty() {
+            Err("must not be empty".to_string())
+        } else {
+            parse(&raw)
+        };
+        match result {
             Ok(v) => Some(v),
             Err(message) => {
                 self.errors.push(FieldError::new(name, message));
@@ -313,7 +325,6 @@ pub fn query_bool(raw: &str) -> Result<bool, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::validate;
     use serde_json::json;
 
     struct Sample {

@@ -54,7 +54,7 @@ impl PageRequest {
     /// Reads `limit` (a 422 on the reader when invalid) and `cursor` (400 when invalid).
     pub fn read(query: &mut QueryReader) -> AppResult<Self> {
         let limit = query.get("limit", parse_limit).unwrap_or(DEFAULT_LIMIT);
-        let after = query.raw("cursor").map(decode_cursor).transpose()?;
+        let after = query.raw("cursor").map(|c| decode_cursor(&c)).transpose()?;
         Ok(Self { limit, after })
     }
 

@@ -7,11 +7,68 @@ use uuid::Uuid;
 
 pub type FieldResult<T> = Result<T, String>;
 
+/// Every string of a request is refused when it holds U+0000 (PostgreSQL cannot store it, and
+/// no name, text or address needs it).
+pub const NUL_MESSAGE: &str = "must not contain NUL (U+0000) characters";
+
+/// The characters `str::trim` removes (Unicode `White_Space`), as inclusive ranges. The
+/// OpenAPI patterns below are built from them, so the spec states the trimming rule exactly.
+const WHITE_SPACE: &[(char, char)] = &[
+    ('\u{9}', '\u{d}'),
+    (' ', ' '),
+    ('\u{85}', '\u{85}'),
+    ('\u{a0}', '\u{a0}'),
+    ('\u{1680}', '\u{1680}'),
+    ('\u{2000}', '\u{200a}'),
+    ('\u{2028}', '\u{2029}'),
+    ('\u{202f}', '\u{202f}'),
+    ('\u{205f}', '\u{205f}'),
+    ('\u{3000}', '\u{3000}'),
+];
+
+/// [`WHITE_SPACE`] as the body of a regex character class (`\uXXXX` escapes, which both
+/// ECMA-262 and Python regexes read).
+fn white_space_class() -> String {
+    let escape = |c: char| format!("\\u{:04x}", u32::from(c));
+    WHITE_SPACE
+        .iter()
+        .map(|&(lo, hi)| {
+            if lo == hi {
+                escape(lo)
+            } else {
+                format!("{}-{}", escape(lo), escape(hi))
+            }
+        })
+        .collect()
+}
+
+/// A regex (ECMA-262 and Python compatible) for "no NUL character".
+pub const NO_NUL_PATTERN: &str = r"^[^\u0000]*$";
+
+/// A regex matching exactly the strings [`trimmed_string`] accepts with these bounds (`max`
+/// at least 2): a length of `min..=max` characters once the white space around it is
+/// removed, and no NUL anywhere.
+pub fn trimmed_pattern(min: usize, max: usize) -> String {
+    assert!(min <= 1 && max >= 2, "trimmed_pattern({min}, {max})");
+    let space = white_space_class();
+    let ws = format!("[{space}]");
+    let edge = format!(r"[^{space}\u0000]");
+    let inner = format!(r"{edge}([^\u0000]{{0,{}}}{edge})?", max - 2);
+    if min == 0 {
+        format!("^{ws}*({inner}{ws}*)?$")
+    } else {
+        format!("^{ws}*{inner}{ws}*$")
+    }
+}
+
 /// Accepts a JSON string, trims it, and checks its length in characters.
 pub fn trimmed_string(value: Value, min: usize, max: usize) -> FieldResult<String> {
     let Value::String(raw) = value else {
         return Err("must be a string".into());
     };
+    if raw.contains('\0') {
+        return Err(NUL_MESSAGE.into());
+    }
     let trimmed = raw.trim();
     let len = trimmed.chars().count();
     if len < min {
@@ -74,6 +131,9 @@ pub fn password(value: Value) -> FieldResult<String> {
     let Value::String(raw) = value else {
         return Err("must be a string".into());
     };
+    if raw.contains('\0') {
+        return Err(NUL_MESSAGE.into());
+    }
     check_password(&raw)?;
     Ok(raw)
 }
@@ -81,6 +141,7 @@ pub fn password(value: Value) -> FieldResult<String> {
 /// Any non-empty string, taken as is (e.g. a password to verify, a refresh token).
 pub fn non_empty_string(value: Value) -> FieldResult<String> {
     match value {
+        Value::String(s) if s.contains('\0') => Err(NUL_MESSAGE.into()),
         Value::String(s) if !s.is_empty() => Ok(s),
         Value::String(_) => Err("must not be empty".into()),
         _ => Err("must be a string".into()),
@@ -183,6 +244,30 @@ mod tests {
         assert!(trimmed_string(json!("ééé"), 1, 2).is_err());
         assert_eq!(trimmed_string(json!("éé"), 1, 2), Ok("éé".into()));
         assert!(trimmed_string(json!(5), 1, 5).is_err());
+    }
+
+    #[test]
+    fn the_white_space_of_the_patterns_is_what_trim_removes() {
+        let listed = |c: char| WHITE_SPACE.iter().any(|&(lo, hi)| (lo..=hi).contains(&c));
+        for c in (0..=0x10ffff).filter_map(char::from_u32) {
+            assert_eq!(c.is_whitespace(), listed(c), "U+{:04X}", u32::from(c));
+        }
+        let pattern = trimmed_pattern(1, 200);
+        assert!(
+            pattern.starts_with(r"^[\u0009-\u000d\u0020\u0085"),
+            "{pattern}"
+        );
+        assert!(pattern.contains(r"{0,198}"), "{pattern}");
+    }
+
+    #[test]
+    fn strings_with_nul_are_refused() {
+        assert_eq!(
+            trimmed_string(json!("a\u{0}b"), 0, 5),
+            Err(NUL_MESSAGE.into())
+        );
+        assert_eq!(non_empty_string(json!("\u{0}")), Err(NUL_MESSAGE.into()));
+        assert_eq!(password(json!("12345678\u{0}")), Err(NUL_MESSAGE.into()));
     }
 
     #[test]

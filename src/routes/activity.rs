@@ -9,6 +9,7 @@ use crate::auth::AuthUser;
 use crate::core::error::{AppResult, Problem};
 use crate::core::input::{Query, QueryReader};
 use crate::core::pagination::{Page, PageRequest};
+use crate::routes::schema;
 use crate::services::activity::{self as service, ActivityLog};
 use crate::state::AppState;
 
@@ -21,9 +22,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[allow(dead_code)] // documentation of the query string, read by `QueryReader`
 pub struct ActivityParams {
     /// Only what this user did.
+    #[param(nullable = false)]
     user_id: Option<Uuid>,
     /// 1–200, default 50.
+    #[param(schema_with = schema::limit)]
     limit: Option<u64>,
+    #[param(schema_with = schema::cursor)]
     cursor: Option<String>,
 }
 

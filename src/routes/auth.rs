@@ -12,6 +12,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use crate::core::error::{AppError, AppResult, Problem};
 use crate::core::input::{FieldReader, FromFields, Json, json_object, read_body};
 use crate::core::validate;
+use crate::routes::schema;
 use crate::services::auth::{self as service, NewRegistration, TokenPair};
 use crate::state::AppState;
 
@@ -25,12 +26,16 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(ToSchema)]
 #[schema(example = json!({"email": "ada@example.com", "password": "correct horse battery", "full_name": "Ada Lovelace"}))]
+#[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// Trimmed and lower-cased; a valid address of at most 254 characters.
+    #[schema(schema_with = schema::email)]
     email: String,
     /// 8–128 characters (taken as is, not trimmed).
+    #[schema(schema_with = schema::password)]
     password: String,
     /// 1–100 characters after trimming.
+    #[schema(schema_with = schema::full_name)]
     full_name: String,
 }
 
@@ -80,8 +85,11 @@ async fn register(
 /// Login credentials, as JSON (`email`) or as an OAuth2 password-flow form (`username`).
 #[derive(ToSchema)]
 #[schema(example = json!({"email": "ada@example.com", "password": "correct horse battery"}))]
+#[serde(deny_unknown_fields)]
 pub struct LoginRequest {
+    #[schema(schema_with = schema::secret)]
     email: String,
+    #[schema(schema_with = schema::secret)]
     password: String,
 }
 
@@ -101,13 +109,25 @@ impl FromFields for LoginRequest {
 #[derive(ToSchema)]
 // The OAuth2 fields are documented and accepted, never used.
 #[allow(dead_code)]
+#[serde(deny_unknown_fields)]
 pub struct LoginForm {
+    /// The email address.
+    #[schema(schema_with = schema::secret)]
     username: String,
+    #[schema(schema_with = schema::secret)]
     password: String,
-    grant_type: Option<String>,
-    scope: Option<String>,
-    client_id: Option<String>,
-    client_secret: Option<String>,
+    /// Tolerated and ignored.
+    #[schema(required = false)]
+    grant_type: String,
+    /// Tolerated and ignored.
+    #[schema(required = false)]
+    scope: String,
+    /// Tolerated and ignored.
+    #[schema(required = false)]
+    client_id: String,
+    /// Tolerated and ignored.
+    #[schema(required = false)]
+    client_secret: String,
 }
 
 impl FromFields for LoginForm {
@@ -120,10 +140,10 @@ impl FromFields for LoginForm {
         Some(Self {
             username: username?,
             password: password?,
-            grant_type: None,
-            scope: None,
-            client_id: None,
-            client_secret: None,
+            grant_type: String::new(),
+            scope: String::new(),
+            client_id: String::new(),
+            client_secret: String::new(),
         })
     }
 }
@@ -200,7 +220,9 @@ async fn login(
 }
 
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
+    #[schema(schema_with = schema::secret)]
     refresh_token: String,
 }
 

@@ -9,6 +9,7 @@ pub mod notifications;
 pub mod ops;
 pub mod projects;
 pub mod reports;
+pub mod schema;
 pub mod tasks;
 pub mod users;
 

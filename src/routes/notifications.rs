@@ -9,7 +9,7 @@ use crate::auth::AuthUser;
 use crate::core::error::{AppResult, Problem};
 use crate::core::input::{Query, QueryReader, query_bool};
 use crate::core::pagination::{Page, PageRequest};
-use crate::routes::PathId;
+use crate::routes::{PathId, schema};
 use crate::services::notifications::{self as service, Notification};
 use crate::state::AppState;
 
@@ -25,9 +25,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[allow(dead_code)] // documentation of the query string, read by `QueryReader`
 pub struct NotificationParams {
     /// `true`: only unread notifications.
+    #[param(nullable = false)]
     unread: Option<bool>,
     /// 1–200, default 50.
+    #[param(schema_with = schema::limit)]
     limit: Option<u64>,
+    #[param(schema_with = schema::cursor)]
     cursor: Option<String>,
 }
 
@@ -37,7 +40,13 @@ pub struct NotificationParams {
     security(("bearer" = []), ("oauth2" = [])),
     params(NotificationParams),
     responses(
-        (status = 200, body = Page<Notification>),
+        (status = 200, body = Page<Notification>, links(
+            ("MarkFirstRead" = (
+                operation_id = "read_one",
+                parameters(("id" = "$response.body#/items/0/id")),
+                description = "Mark the first notification of the page read",
+            )),
+        )),
         (status = 400, description = "Bad cursor", body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),

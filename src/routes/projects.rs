@@ -6,7 +6,6 @@ use axum::response::IntoResponse;
 use chrono::NaiveDate;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::core::error::{AppResult, Problem};
@@ -15,7 +14,7 @@ use crate::core::pagination::{Page, PageRequest};
 use crate::core::validate::{self, ApiEnum};
 use crate::models::project_members::ProjectRole;
 use crate::models::projects::ProjectStatus;
-use crate::routes::{PathId, PathIds};
+use crate::routes::{PathId, PathIds, schema};
 use crate::services::activity::{self, ActivityLog};
 use crate::services::members::{self, Member, MemberRef};
 use crate::services::projects::{
@@ -44,17 +43,19 @@ fn description(value: serde_json::Value) -> Result<String, String> {
 
 #[derive(ToSchema)]
 #[schema(example = json!({"name": "Website relaunch", "description": "Q1 launch", "start_date": "2026-12-01", "due_date": "2027-03-31"}))]
+#[serde(deny_unknown_fields)]
 pub struct CreateProjectRequest {
-    /// 1–200 characters after trimming.
+    #[schema(schema_with = schema::name)]
     name: String,
-    /// At most 10 000 characters; default `""`.
+    /// Default `""`.
+    #[schema(schema_with = schema::description_or_null)]
     description: Option<String>,
     /// Default `active`.
     status: Option<ProjectStatus>,
-    #[schema(value_type = Option<String>, format = Date)]
+    #[schema(schema_with = schema::date_or_null)]
     start_date: Option<NaiveDate>,
     /// Not before `start_date`.
-    #[schema(value_type = Option<String>, format = Date)]
+    #[schema(schema_with = schema::date_or_null)]
     due_date: Option<NaiveDate>,
 }
 
@@ -121,11 +122,15 @@ async fn create_project(
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // documentation of the query string, read by `QueryReader`
 pub struct ProjectListParams {
+    #[param(nullable = false)]
     status: Option<ProjectStatus>,
     /// Case-insensitive substring of the name or description.
+    #[param(schema_with = schema::query_text)]
     q: Option<String>,
     /// 1–200, default 50.
+    #[param(schema_with = schema::limit)]
     limit: Option<u64>,
+    #[param(schema_with = schema::cursor)]
     cursor: Option<String>,
 }
 
@@ -152,7 +157,7 @@ async fn list_projects(
         status: q.get("status", |raw| {
             ProjectStatus::parse(raw).ok_or_else(ProjectStatus::expected)
         }),
-        q: q.raw("q").map(str::to_string),
+        q: q.raw("q"),
     };
     q.finish()?;
     Ok(axum::Json(service::list(&state, &me, filter, page).await?))
@@ -180,15 +185,19 @@ async fn get_project(
 #[derive(ToSchema)]
 #[schema(example = json!({"status": "on_hold", "due_date": null}))]
 #[allow(dead_code)] // documents the body; read field by field below
+#[serde(deny_unknown_fields)]
 pub struct UpdateProjectRequest {
+    #[schema(schema_with = schema::name)]
     name: Option<String>,
+    #[schema(schema_with = schema::description)]
     description: Option<String>,
+    #[schema(nullable = false)]
     status: Option<ProjectStatus>,
-    /// `null` clears it.
-    #[schema(value_type = Option<String>, format = Date)]
+    /// `null` clears it. Not after `due_date` (given or stored).
+    #[schema(schema_with = schema::date_or_null)]
     start_date: Option<NaiveDate>,
-    /// `null` clears it.
-    #[schema(value_type = Option<String>, format = Date)]
+    /// `null` clears it. Not before `start_date` (given or stored).
+    #[schema(schema_with = schema::date_or_null)]
     due_date: Option<NaiveDate>,
 }
 
@@ -324,14 +333,28 @@ async fn list_members(
     Ok(axum::Json(members::list(&state, &me, id).await?))
 }
 
-#[derive(ToSchema)]
-#[schema(example = json!({"email": "grace@example.com", "role": "editor"}))]
-#[allow(dead_code)] // documents the body; read field by field below
-pub struct AddMemberRequest {
-    /// The user to add; give `user_id` or `email`, not both.
-    user_id: Option<Uuid>,
-    email: Option<String>,
-    role: ProjectRole,
+/// The body of `POST /projects/{id}/members`: `{user_id | email, role}` (exactly one of
+/// `user_id` and `email`; `null` counts as absent). Its schema is written by hand, as derives
+/// cannot state "exactly one of".
+pub struct AddMemberRequest;
+
+impl utoipa::PartialSchema for AddMemberRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        schema::add_member(ProjectRole::name())
+    }
+}
+
+impl ToSchema for AddMemberRequest {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        use utoipa::PartialSchema;
+        schemas.push((ProjectRole::name().into(), ProjectRole::schema()));
+        <ProjectRole as ToSchema>::schemas(schemas);
+    }
 }
 
 pub struct AddMember {
@@ -387,6 +410,7 @@ async fn add_member(
 
 #[derive(ToSchema)]
 #[schema(example = json!({"role": "viewer"}))]
+#[serde(deny_unknown_fields)]
 pub struct UpdateMemberRequest {
     role: ProjectRole,
 }
@@ -457,7 +481,9 @@ async fn remove_member(
 #[allow(dead_code)] // documentation of the query string, read by `QueryReader`
 pub struct PageParams {
     /// 1–200, default 50.
+    #[param(schema_with = schema::limit)]
     limit: Option<u64>,
+    #[param(schema_with = schema::cursor)]
     cursor: Option<String>,
 }
 

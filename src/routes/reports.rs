@@ -13,7 +13,7 @@ use crate::auth::{AdminUser, AuthUser};
 use crate::core::error::{AppResult, Problem};
 use crate::core::input::{Query, QueryReader};
 use crate::core::validate;
-use crate::routes::PathId;
+use crate::routes::{PathId, schema};
 use crate::services::charts::{self, STATUS_COLOURS, Series};
 use crate::services::reports::{
     self as service, Burndown, CumulativeFlow, Overview, Summary, Workload,
@@ -117,6 +117,7 @@ fn n(v: u64) -> String {
 #[allow(dead_code)] // documentation of the query string, read by `QueryReader`
 pub struct FormatParams {
     /// `json` (default) or `csv`.
+    #[param(schema_with = schema::table_format)]
     format: Option<String>,
 }
 
@@ -124,13 +125,14 @@ pub struct FormatParams {
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // documentation of the query string, read by `QueryReader`
 pub struct RangeParams {
-    /// First day (inclusive, UTC); default 29 days before `to`.
-    #[param(value_type = Option<String>, format = Date)]
+    /// First day (inclusive, UTC); default 29 days before `to`. Not after `to`.
+    #[param(schema_with = schema::date)]
     from: Option<NaiveDate>,
     /// Last day (inclusive, UTC); default today. At most 366 days in all.
-    #[param(value_type = Option<String>, format = Date)]
+    #[param(schema_with = schema::date)]
     to: Option<NaiveDate>,
     /// `json` (default), `csv` or `svg` (a chart).
+    #[param(schema_with = schema::chart_format)]
     format: Option<String>,
 }
 
@@ -141,8 +143,10 @@ pub struct RangeParams {
     security(("bearer" = []), ("oauth2" = [])),
     params(("id" = uuid::Uuid, Path, description = "Project id"), FormatParams),
     responses(
-        (status = 200, body = Summary, content_type = "application/json"),
-        (status = 200, description = "`?format=csv`", body = String, content_type = "text/csv"),
+        (status = 200, description = "The summary (`?format=csv`: `section,key,value`)", content(
+            (Summary = "application/json"),
+            (String = "text/csv"),
+        )),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Not a member", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -220,9 +224,11 @@ async fn summary(
     security(("bearer" = []), ("oauth2" = [])),
     params(("id" = uuid::Uuid, Path, description = "Project id"), RangeParams),
     responses(
-        (status = 200, body = CumulativeFlow, content_type = "application/json"),
-        (status = 200, description = "`?format=csv`: date,todo,in_progress,review,done", body = String, content_type = "text/csv"),
-        (status = 200, description = "`?format=svg`: stacked-area chart", body = String, content_type = "image/svg+xml"),
+        (status = 200, description = "Per day (`?format=csv`: `date,todo,in_progress,review,done`; `?format=svg`: a stacked-area chart)", content(
+            (CumulativeFlow = "application/json"),
+            (String = "text/csv"),
+            (String = "image/svg+xml"),
+        )),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Not a member", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad dates, range over 366 days or bad format", body = Problem, content_type = "application/problem+json"),
@@ -290,9 +296,11 @@ async fn cumulative_flow(
     security(("bearer" = []), ("oauth2" = [])),
     params(("id" = uuid::Uuid, Path, description = "Project id"), RangeParams),
     responses(
-        (status = 200, body = Burndown, content_type = "application/json"),
-        (status = 200, description = "`?format=csv`: date,open,done", body = String, content_type = "text/csv"),
-        (status = 200, description = "`?format=svg`: line chart", body = String, content_type = "image/svg+xml"),
+        (status = 200, description = "Per day (`?format=csv`: `date,open,done`; `?format=svg`: a line chart)", content(
+            (Burndown = "application/json"),
+            (String = "text/csv"),
+            (String = "image/svg+xml"),
+        )),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Not a member", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Bad dates, range over 366 days or bad format", body = Problem, content_type = "application/problem+json"),
@@ -351,8 +359,10 @@ async fn burndown(
     security(("bearer" = []), ("oauth2" = [])),
     params(FormatParams),
     responses(
-        (status = 200, body = Workload, content_type = "application/json"),
-        (status = 200, description = "`?format=csv`: project_id,project_name,todo,in_progress,review,done,overdue", body = String, content_type = "text/csv"),
+        (status = 200, description = "My workload (`?format=csv`: `project_id,project_name,todo,in_progress,review,done,overdue`)", content(
+            (Workload = "application/json"),
+            (String = "text/csv"),
+        )),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
     )
@@ -403,8 +413,10 @@ async fn workload(
     security(("bearer" = []), ("oauth2" = [])),
     params(FormatParams),
     responses(
-        (status = 200, body = Overview, content_type = "application/json"),
-        (status = 200, description = "`?format=csv`: section,key,value", body = String, content_type = "text/csv"),
+        (status = 200, description = "The overview (`?format=csv`: `section,key,value`)", content(
+            (Overview = "application/json"),
+            (String = "text/csv"),
+        )),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),

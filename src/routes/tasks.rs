@@ -17,7 +17,7 @@ use crate::core::input::{
 use crate::core::pagination::{Page, PageRequest};
 use crate::core::validate::{self, ApiEnum};
 use crate::models::tasks::{Priority, TaskStatus};
-use crate::routes::PathId;
+use crate::routes::{PathId, schema};
 use crate::services::comments::{self, Comment};
 use crate::services::tasks::{
     self as service, IfMatch, Move, NewTask, Sort, Task, TaskChanges, TaskFilter, etag,
@@ -67,11 +67,13 @@ fn description(value: serde_json::Value) -> Result<String, String> {
 
 #[derive(ToSchema)]
 #[schema(example = json!({"project_id": "01936f0e-1c2a-7cc0-9d4e-3f5a6b7c8d9e", "title": "Write the launch post", "priority": "high", "labels": ["marketing"], "due_date": "2026-12-01"}))]
+#[serde(deny_unknown_fields)]
 pub struct CreateTaskRequest {
     project_id: Uuid,
-    /// 1–200 characters after trimming.
+    #[schema(schema_with = schema::name)]
     title: String,
-    /// At most 10 000 characters; default `""`.
+    /// Default `""`.
+    #[schema(schema_with = schema::description_or_null)]
     description: Option<String>,
     /// Default `todo`; the task goes to the end of its column.
     status: Option<TaskStatus>,
@@ -80,8 +82,9 @@ pub struct CreateTaskRequest {
     /// Must be a member of the project.
     assignee_id: Option<Uuid>,
     /// Up to 20 distinct labels of 1–50 characters.
+    #[schema(schema_with = schema::labels_or_null)]
     labels: Option<Vec<String>>,
-    #[schema(value_type = Option<String>, format = Date)]
+    #[schema(schema_with = schema::date_or_null)]
     due_date: Option<NaiveDate>,
 }
 
@@ -153,22 +156,32 @@ async fn create_task(
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // documentation of the query string, read by `QueryReader`
 pub struct TaskListParams {
+    #[param(nullable = false)]
     project_id: Option<Uuid>,
+    #[param(nullable = false)]
     status: Option<TaskStatus>,
+    #[param(nullable = false)]
     priority: Option<Priority>,
     /// A user id, or `me`.
+    #[param(schema_with = schema::assignee_filter)]
     assignee_id: Option<String>,
+    /// Tasks carrying this label (trimmed).
+    #[param(schema_with = schema::query_text)]
     label: Option<String>,
     /// Case-insensitive substring of the title or description.
+    #[param(schema_with = schema::query_text)]
     q: Option<String>,
     /// Tasks due strictly before this date.
-    #[param(value_type = Option<String>, format = Date)]
+    #[param(schema_with = schema::date)]
     due_before: Option<NaiveDate>,
     /// `position`, `created_at`, `due_date` or `priority`, `-` prefix for descending.
     /// Default `position` when `project_id` and `status` are given, else `-created_at`.
+    #[param(schema_with = schema::task_sort)]
     sort: Option<String>,
     /// 1–200, default 50.
+    #[param(schema_with = schema::limit)]
     limit: Option<u64>,
+    #[param(schema_with = schema::cursor)]
     cursor: Option<String>,
 }
 
@@ -209,7 +222,7 @@ async fn list_tasks(
             }
         }),
         label: q.raw("label").map(|l| l.trim().to_string()),
-        q: q.raw("q").map(str::to_string),
+        q: q.raw("q"),
         due_before: q.get("due_before", validate::parse_date),
         sort: q.get("sort", Sort::parse),
     };
@@ -248,15 +261,20 @@ async fn get_task(
 #[derive(ToSchema)]
 #[schema(example = json!({"priority": "urgent", "assignee_id": null}))]
 #[allow(dead_code)] // documents the body; read field by field below
+#[serde(deny_unknown_fields)]
 pub struct UpdateTaskRequest {
+    #[schema(schema_with = schema::name)]
     title: Option<String>,
+    #[schema(schema_with = schema::description)]
     description: Option<String>,
+    #[schema(nullable = false)]
     priority: Option<Priority>,
     /// `null` unassigns; must be a project member.
     assignee_id: Option<Uuid>,
+    #[schema(schema_with = schema::labels)]
     labels: Option<Vec<String>>,
     /// `null` clears it.
-    #[schema(value_type = Option<String>, format = Date)]
+    #[schema(schema_with = schema::date_or_null)]
     due_date: Option<NaiveDate>,
 }
 
@@ -289,7 +307,7 @@ impl FromFields for UpdateTask {
     security(("bearer" = []), ("oauth2" = [])),
     params(
         ("id" = Uuid, Path, description = "Task id"),
-        ("If-Match" = Option<String>, Header, description = "\"<version>\" or *"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "`\"<version>\"` (strong entity tags, comma-separated) or `*`; a stale version → 412"),
     ),
     request_body = UpdateTaskRequest,
     responses(
@@ -318,7 +336,7 @@ async fn update_task(
     security(("bearer" = []), ("oauth2" = [])),
     params(
         ("id" = Uuid, Path, description = "Task id"),
-        ("If-Match" = Option<String>, Header, description = "\"<version>\" or *"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "`\"<version>\"` (strong entity tags, comma-separated) or `*`; a stale version → 412"),
     ),
     responses(
         (status = 204, description = "Deleted"),
@@ -341,6 +359,7 @@ async fn delete_task(
 /// Where to move a task (as a JSON body, or the same names as query parameters).
 #[derive(ToSchema)]
 #[schema(example = json!({"status": "in_progress", "after_id": "01936f0e-2b3c-7d4e-8f90-a1b2c3d4e5f6"}))]
+#[serde(deny_unknown_fields)]
 pub struct MoveRequest {
     status: TaskStatus,
     /// Put the task directly before this task of the target column.
@@ -362,8 +381,20 @@ impl FromFields for MoveRequest {
     }
 }
 
-/// The move target from the JSON body when there is one, else from the query string.
+/// The move target from the JSON body when there is one, else from the query string. The
+/// query's move parameters are checked either way (a bad one is a 422 even next to a body,
+/// whose values win).
 struct MoveInput(MoveRequest);
+
+/// The problems of the move parameters of the query string, read as optional.
+fn query_move_problems(fields: &serde_json::Map<String, serde_json::Value>) -> AppResult<()> {
+    let mut r = FieldReader::new(fields.clone());
+    let status = r.optional("status", validate::one_of::<TaskStatus>);
+    let before_id = r.optional("before_id", validate::uuid);
+    let after_id = r.optional("after_id", validate::uuid);
+    let all_read = status.and(before_id).and(after_id).map(|_| ());
+    r.finish(all_read)
+}
 
 impl<S: Send + Sync> FromRequest<S> for MoveInput {
     type Rejection = AppError;
@@ -375,6 +406,12 @@ impl<S: Send + Sync> FromRequest<S> for MoveInput {
                 .get(header::CONTENT_LENGTH)
                 .is_some_and(|v| v.as_bytes() != b"0");
         let (mut parts, body) = req.into_parts();
+        let Query(params) = Query::from_request_parts(&mut parts, state).await?;
+        let fields: serde_json::Map<String, serde_json::Value> = params
+            .into_iter()
+            .filter(|(k, _)| matches!(k.as_str(), "status" | "before_id" | "after_id"))
+            .map(|(k, v)| (k, serde_json::Value::String(v)))
+            .collect();
         let bytes = read_body(&parts.headers, body).await?;
         // An empty body (whatever its content type) means "the query string has it".
         if has_body && !bytes.is_empty() {
@@ -383,14 +420,16 @@ impl<S: Send + Sync> FromRequest<S> for MoveInput {
                     "Expected a body with Content-Type: application/json.".into(),
                 ));
             }
-            return MoveRequest::from_object(parse_object(&bytes)?).map(MoveInput);
+            let from_body = MoveRequest::from_object(parse_object(&bytes)?);
+            return match (from_body, query_move_problems(&fields)) {
+                (Ok(target), Ok(())) => Ok(MoveInput(target)),
+                (Err(AppError::Validation(mut errors)), Err(AppError::Validation(more))) => {
+                    errors.extend(more);
+                    Err(AppError::Validation(errors))
+                }
+                (Err(err), _) | (_, Err(err)) => Err(err),
+            };
         }
-        let Query(params) = Query::from_request_parts(&mut parts, state).await?;
-        let fields = params
-            .into_iter()
-            .filter(|(k, _)| matches!(k.as_str(), "status" | "before_id" | "after_id"))
-            .map(|(k, v)| (k, serde_json::Value::String(v)))
-            .collect();
         MoveRequest::from_object(fields).map(MoveInput)
     }
 }
@@ -405,10 +444,10 @@ impl<S: Send + Sync> FromRequest<S> for MoveInput {
     security(("bearer" = []), ("oauth2" = [])),
     params(
         ("id" = Uuid, Path, description = "Task id"),
-        ("status" = Option<TaskStatus>, Query, description = "Target column (required unless given in the body)"),
-        ("before_id" = Option<Uuid>, Query, description = "Directly before this task"),
-        ("after_id" = Option<Uuid>, Query, description = "Directly after this task"),
-        ("If-Match" = Option<String>, Header, description = "\"<version>\" or *"),
+        ("status" = Option<TaskStatus>, Query, nullable = false, description = "Target column (required unless given in the body)"),
+        ("before_id" = Option<Uuid>, Query, nullable = false, description = "Directly before this task"),
+        ("after_id" = Option<Uuid>, Query, nullable = false, description = "Directly after this task"),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "`\"<version>\"` (strong entity tags, comma-separated) or `*`; a stale version → 412"),
     ),
     request_body(content = Option<MoveRequest>, content_type = "application/json"),
     responses(
@@ -441,7 +480,9 @@ async fn move_task(
 #[allow(dead_code)] // documentation of the query string, read by `QueryReader`
 pub struct CommentPageParams {
     /// 1–200, default 50.
+    #[param(schema_with = schema::limit)]
     limit: Option<u64>,
+    #[param(schema_with = schema::cursor)]
     cursor: Option<String>,
 }
 
@@ -472,8 +513,9 @@ async fn list_comments(
 
 #[derive(ToSchema)]
 #[schema(example = json!({"body": "Looks good to me."}))]
+#[serde(deny_unknown_fields)]
 pub struct CommentRequest {
-    /// 1–10 000 characters after trimming.
+    #[schema(schema_with = schema::comment_body)]
     pub body: String,
 }
 

@@ -11,7 +11,7 @@ use crate::core::input::{FieldReader, FromFields, Json, Query, QueryReader, quer
 use crate::core::pagination::{Page, PageRequest};
 use crate::core::validate::{self, ApiEnum};
 use crate::models::users::Role;
-use crate::routes::PathId;
+use crate::routes::{PathId, schema};
 use crate::services::users::{self as service, NewUser, User, UserChanges, UserFilter};
 use crate::state::AppState;
 
@@ -38,10 +38,13 @@ async fn get_me(AuthUser(me): AuthUser) -> axum::Json<User> {
 
 #[derive(ToSchema)]
 #[schema(example = json!({"full_name": "Ada King"}))]
+#[serde(deny_unknown_fields)]
 pub struct UpdateMeRequest {
     /// 1–100 characters after trimming.
+    #[schema(schema_with = schema::full_name)]
     full_name: Option<String>,
     /// A new, unused address (409 if taken).
+    #[schema(schema_with = schema::email)]
     email: Option<String>,
 }
 
@@ -83,9 +86,13 @@ async fn update_me(
 }
 
 #[derive(ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
+    /// Wrong → 422 on this field.
+    #[schema(schema_with = schema::secret)]
     current_password: String,
     /// 8–128 characters.
+    #[schema(schema_with = schema::password)]
     new_password: String,
 }
 
@@ -126,12 +133,17 @@ async fn change_password(
 #[allow(dead_code)] // documentation of the query string, read by `QueryReader`
 pub struct UserListParams {
     /// Case-insensitive substring of the email or full name.
+    #[param(schema_with = schema::query_text)]
     q: Option<String>,
+    #[param(nullable = false)]
     role: Option<Role>,
+    #[param(nullable = false)]
     is_active: Option<bool>,
     /// 1–200, default 50.
+    #[param(schema_with = schema::limit)]
     limit: Option<u64>,
     /// `next_cursor` of the previous page.
+    #[param(schema_with = schema::cursor)]
     cursor: Option<String>,
 }
 
@@ -156,7 +168,7 @@ async fn list_users(
     let mut q = QueryReader::new(query);
     let page = PageRequest::read(&mut q)?;
     let filter = UserFilter {
-        q: q.raw("q").map(str::to_string),
+        q: q.raw("q"),
         role: q.get("role", |raw| Role::parse(raw).ok_or_else(Role::expected)),
         is_active: q.get("is_active", query_bool),
     };
@@ -166,9 +178,13 @@ async fn list_users(
 
 #[derive(ToSchema)]
 #[schema(example = json!({"email": "grace@example.com", "password": "correct horse battery", "full_name": "Grace Hopper", "role": "member"}))]
+#[serde(deny_unknown_fields)]
 pub struct CreateUserRequest {
+    #[schema(schema_with = schema::email)]
     email: String,
+    #[schema(schema_with = schema::password)]
     password: String,
+    #[schema(schema_with = schema::full_name)]
     full_name: String,
     role: Role,
 }
@@ -240,11 +256,16 @@ async fn get_user(
 
 #[derive(ToSchema)]
 #[schema(example = json!({"role": "admin"}))]
+#[serde(deny_unknown_fields)]
 pub struct UpdateUserRequest {
+    #[schema(schema_with = schema::full_name)]
     full_name: Option<String>,
+    #[schema(schema_with = schema::email)]
     email: Option<String>,
+    #[schema(nullable = false)]
     role: Option<Role>,
     /// `false` deactivates, `true` reactivates.
+    #[schema(nullable = false)]
     is_active: Option<bool>,
 }
 

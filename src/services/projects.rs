@@ -427,29 +427,24 @@ pub struct Board {
     pub columns: Vec<Column>,
 }
 
-/// The board as JSON text, cached under the project's `event_seq`: any change makes a new
-/// key, so a cached board is never stale.
+/// The board as JSON text, cached with the project's `event_seq`: a cached board is used
+/// only while the project is still at that seq, so it is never stale (and only the latest
+/// board of each project is kept).
 pub async fn board_json(
     state: &AppState,
     principal: &Principal,
     id: Uuid,
 ) -> AppResult<std::sync::Arc<str>> {
     let (project, _) = visible(state, principal, id).await?;
-    if let Some(hit) = state
-        .reports
-        .get(&format!("board:{id}:{}", project.event_seq))
-        .await
-    {
+    if let Some(hit) = state.reports.board(id, project.event_seq).await {
         return Ok(hit);
     }
     let board = snapshot_board(state, id).await?;
-    let text = serde_json::to_string(&board)
-        .map_err(|e| AppError::internal(format!("serializing a board: {e}")))?;
-    state
-        .reports
-        .put(format!("board:{id}:{}", board.seq), text.clone())
-        .await;
-    Ok(std::sync::Arc::from(text))
+    let text: std::sync::Arc<str> = serde_json::to_string(&board)
+        .map_err(|e| AppError::internal(format!("serializing a board: {e}")))?
+        .into();
+    state.reports.put_board(id, board.seq, text.clone()).await;
+    Ok(text)
 }
 
 /// The board, read in one snapshot so `seq` matches the tasks exactly.

@@ -9,6 +9,7 @@ mod authz;
 mod board;
 mod cli;
 mod comments_activity;
+mod contract;
 mod events;
 mod http_core;
 mod ops;
