@@ -456,9 +456,9 @@ fn validate_database_url(url: &str) -> Result<(), ConfigError> {
     }
 }
 
-impl Default for Config {
-    /// The documented defaults (what an empty environment gives).
-    fn default() -> Self {
+impl Settings {
+    /// The raw documented defaults (what an empty environment gives).
+    pub fn defaults() -> Self {
         Settings {
             bind: "127.0.0.1:8000".into(),
             database_url: "sqlite://flowtrack.db?mode=rwc".into(),
@@ -477,8 +477,15 @@ impl Default for Config {
             max_connections: "16384".into(),
             log_format: "pretty".into(),
         }
-        .validate()
-        .unwrap_or_else(|e| unreachable!("the built-in defaults are valid: {e}"))
+    }
+}
+
+impl Default for Config {
+    /// The documented defaults (what an empty environment gives).
+    fn default() -> Self {
+        Settings::defaults()
+            .validate()
+            .unwrap_or_else(|e| unreachable!("the built-in defaults are valid: {e}"))
     }
 }
 
@@ -487,24 +494,7 @@ mod tests {
     use super::*;
 
     fn settings() -> Settings {
-        Settings {
-            bind: "127.0.0.1:8000".into(),
-            database_url: "sqlite://flowtrack.db?mode=rwc".into(),
-            redis_url: None,
-            redis_prefix: "flowtrack".into(),
-            jwt_secret: None,
-            access_ttl: "900".into(),
-            refresh_ttl: "2592000".into(),
-            registration: "open".into(),
-            admin_email: None,
-            admin_password: None,
-            cors_origins: String::new(),
-            login_max_failures: "5".into(),
-            register_per_hour: "20".into(),
-            event_retention_days: "7".into(),
-            max_connections: "16384".into(),
-            log_format: "pretty".into(),
-        }
+        Settings::defaults()
     }
 
     #[test]
