@@ -59,6 +59,15 @@ fn read_range(q: &mut QueryReader) -> (Option<NaiveDate>, Option<NaiveDate>) {
     )
 }
 
+/// The query of a chart report: `format` (json, csv or svg), `from`, `to`.
+fn read_chart_query(query: Query) -> AppResult<(Format, Option<NaiveDate>, Option<NaiveDate>)> {
+    let mut q = QueryReader::new(query);
+    let format = read_format(&mut q, true);
+    let (from, to) = read_range(&mut q);
+    q.finish()?;
+    Ok((format, from, to))
+}
+
 /// One CSV field (RFC 4180: quoted when it holds a comma, quote or line break).
 fn csv_field(value: &str) -> String {
     if value.contains([',', '"', '\n', '\r']) {
@@ -240,10 +249,7 @@ async fn cumulative_flow(
     PathId(id): PathId,
     query: Query,
 ) -> AppResult<Response> {
-    let mut q = QueryReader::new(query);
-    let format = read_format(&mut q, true);
-    let (from, to) = read_range(&mut q);
-    q.finish()?;
+    let (format, from, to) = read_chart_query(query)?;
     let report = service::cumulative_flow(&state, &me, id, from, to).await?;
     let name = format!("cumulative-flow-{id}-{}-{}", report.from, report.to);
     Ok(match format {
@@ -312,10 +318,7 @@ async fn burndown(
     PathId(id): PathId,
     query: Query,
 ) -> AppResult<Response> {
-    let mut q = QueryReader::new(query);
-    let format = read_format(&mut q, true);
-    let (from, to) = read_range(&mut q);
-    q.finish()?;
+    let (format, from, to) = read_chart_query(query)?;
     let report = service::burndown(&state, &me, id, from, to).await?;
     let name = format!("burndown-{id}-{}-{}", report.from, report.to);
     Ok(match format {
