@@ -23,8 +23,12 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::ConnectInfo;
-use axum::http::Request;
+use axum::http::{Request, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -35,12 +39,45 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt as _;
 
+use crate::core::error::AppError;
+use crate::core::input::MAX_BODY_BYTES;
+
 /// How long a client may take to send a complete request head.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// The most headers one request may carry.
 pub const MAX_HEADERS: usize = 100;
 /// The largest request head (request line + headers) accepted, in bytes.
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// A body declared larger than the limit but not larger than this is read and thrown away
+/// before the 413 answer; a larger one is refused unread.
+pub const DRAIN_LIMIT: u64 = 8 * 1024 * 1024;
+
+/// Answers 413 to a body whose `Content-Length` is over [`MAX_BODY_BYTES`], after reading
+/// (and discarding) it when it is at most [`DRAIN_LIMIT`]. Without this, the server would
+/// answer at once and close the connection with the body half sent, and most clients then
+/// see "connection reset" instead of the 413. Reading is bounded in size here and in time by
+/// the request timeout; bodies without a length are limited while they are read.
+pub async fn refuse_oversized_body(req: Request<Body>, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match declared {
+        Some(len) if len > MAX_BODY_BYTES as u64 => {
+            if len <= DRAIN_LIMIT {
+                let mut body = req.into_body().into_data_stream();
+                while let Some(chunk) = body.next().await {
+                    if chunk.is_err() {
+                        break;
+                    }
+                }
+            }
+            AppError::PayloadTooLarge.into_response()
+        }
+        _ => next.run(req).await,
+    }
+}
 
 /// Serves `app` on `listener` until `shutdown` is cancelled, then waits for open
 /// connections to finish their in-flight requests.
