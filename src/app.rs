@@ -73,7 +73,9 @@ pub fn build(state: AppState) -> Router {
                     axum::http::StatusCode::REQUEST_TIMEOUT,
                     REQUEST_TIMEOUT,
                 ))
-                .layer(middleware::from_fn(crate::core::server::refuse_oversized_body))
+                .layer(middleware::from_fn(
+                    crate::core::server::refuse_oversized_body,
+                ))
                 .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES)),
         )
 }
