@@ -10,6 +10,10 @@
 //!   their whole life). At the limit the loop stops accepting, so new clients wait in the
 //!   kernel's backlog until a connection closes, instead of the server running out of memory
 //!   or file descriptors.
+//! - **Oversized bodies**: [`refuse_oversized_body`] reads a body declared over 1 MiB (up to
+//!   [`DRAIN_LIMIT`]) before answering 413, so the client gets to see the answer.
+//!
+//! The request timeout (408) is a layer of the router (`app::REQUEST_TIMEOUT`).
 //!
 //! Each request gets `ConnectInfo<SocketAddr>` (the client address for rate limits), and
 //! WebSocket upgrades work as with `axum::serve`. Shutdown: stop accepting, let every
