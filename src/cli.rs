@@ -55,6 +55,7 @@ enum UserCommand {
 }
 
 pub fn main() -> ExitCode {
+    crate::core::memory::tune_allocator();
     // Variables already set win over the .env file of the working directory (only that
     // one: not a parent directory's); a missing .env is fine.
     let _ = dotenvy::from_path(".env");

@@ -8,6 +8,7 @@ pub mod db;
 pub mod error;
 pub mod input;
 pub mod limits;
+pub mod memory;
 pub mod pagination;
 pub mod redis;
 pub mod security;

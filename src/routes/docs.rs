@@ -70,6 +70,8 @@ impl Modify for SecuritySchemes {
 ///   * 413 / 415: a body over 1 MiB, or not JSON (operations with a body);
 ///   * 422 `validation_failed`: invalid fields or query parameters;
 ///   * 408 `request_timeout`: the request took longer than [`crate::app::REQUEST_TIMEOUT`];
+///   * 431: a request head over the limits of [`crate::core::server`] (answered by hyper
+///     before any routing, without a body, and the connection is closed);
 ///   * 503 `unavailable`: the database (or Redis) is down (every operation but `/health`
 ///     and `/metrics`, which never touch them).
 pub fn complete(openapi: &mut utoipa::openapi::OpenApi) {
@@ -79,6 +81,15 @@ pub fn complete(openapi: &mut utoipa::openapi::OpenApi) {
         "The request (body upload included) took longer than {} s",
         crate::app::REQUEST_TIMEOUT.as_secs()
     );
+
+    let head_too_large = utoipa::openapi::ResponseBuilder::new()
+        .description(format!(
+            "The request head has more than {} headers or {} KiB (no body; the connection is \
+             closed)",
+            crate::core::server::MAX_HEADERS,
+            crate::core::server::MAX_HEAD_BYTES / 1024
+        ))
+        .build();
 
     for (path, item) in openapi.paths.paths.iter_mut() {
         let operations = [
@@ -101,6 +112,11 @@ pub fn complete(openapi: &mut utoipa::openapi::OpenApi) {
             });
             let has_body = operation.request_body.is_some();
             let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+            operation
+                .responses
+                .responses
+                .entry("431".to_string())
+                .or_insert_with(|| RefOr::T(head_too_large.clone()));
             let mut add = |status: &str, description: &str| {
                 operation
                     .responses
