@@ -288,11 +288,11 @@ SELECT role FROM project_members WHERE project_id = :pid AND user_id = :uid;
 SELECT position FROM tasks WHERE project_id = :pid AND status = 'todo' ORDER BY position DESC LIMIT 1;
 INSERT INTO tasks (id, project_id, title, description, status, priority, assignee_id, labels, created_by, due_date, position, version, created_at, updated_at, completed_at)
   VALUES (gen_random_uuid(), :pid, 'bench', '', 'todo', 'medium', NULL, '[]', :uid, NULL, 'z' || md5(random()::text), 1, now(), now(), NULL) RETURNING *;
-INSERT INTO activity_log (id, user_id, project_id, task_id, action, details, created_at)
-  VALUES (gen_random_uuid(), :uid, :pid, NULL, 'task.created', '{"status":"todo","title":"bench"}', now());
-UPDATE projects SET event_seq = event_seq + 1 WHERE id = :pid;
+WITH activity AS (INSERT INTO activity_log (id, user_id, project_id, task_id, action, details, created_at)
+    VALUES (gen_random_uuid(), :uid, :pid, NULL, 'task.created', '{"status":"todo","title":"bench"}', now())),
+  head AS (UPDATE projects SET event_seq = event_seq + 1 WHERE id = :pid RETURNING event_seq)
 INSERT INTO events (project_id, seq, event_type, actor_id, payload, created_at)
-  SELECT :pid, event_seq, 'task.created', :uid, '{"type":"task.created"}', now() FROM projects WHERE id = :pid;
+  SELECT :pid, event_seq, 'task.created', :uid, '{"type":"task.created"}', now() FROM head;
 COMMIT;
 """
 
@@ -305,11 +305,11 @@ SELECT * FROM tasks WHERE id = :tid;
 SELECT position FROM tasks WHERE project_id = :pid AND status = 'review' AND id <> :tid ORDER BY position DESC LIMIT 1;
 UPDATE tasks SET status = CASE status WHEN 'todo' THEN 'in_progress' WHEN 'in_progress' THEN 'review' WHEN 'review' THEN 'done' ELSE 'todo' END,
   position = 'z' || md5(random()::text), version = version + 1, updated_at = now() WHERE id = :tid RETURNING *;
-INSERT INTO activity_log (id, user_id, project_id, task_id, action, details, created_at)
-  VALUES (gen_random_uuid(), :uid, :pid, :tid, 'task.moved', '{"from":"todo","to":"review"}', now());
-UPDATE projects SET event_seq = event_seq + 1 WHERE id = :pid;
+WITH activity AS (INSERT INTO activity_log (id, user_id, project_id, task_id, action, details, created_at)
+    VALUES (gen_random_uuid(), :uid, :pid, :tid, 'task.moved', '{"from":"todo","to":"review"}', now())),
+  head AS (UPDATE projects SET event_seq = event_seq + 1 WHERE id = :pid RETURNING event_seq)
 INSERT INTO events (project_id, seq, event_type, actor_id, payload, created_at)
-  SELECT :pid, event_seq, 'task.moved', :uid, '{"type":"task.moved"}', now() FROM projects WHERE id = :pid;
+  SELECT :pid, event_seq, 'task.moved', :uid, '{"type":"task.moved"}', now() FROM head;
 COMMIT;
 """
 

@@ -102,8 +102,7 @@ pub fn main() -> ExitCode {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     telemetry::init_metrics();
-    let listener = tokio::net::TcpListener::bind(config.bind)
-        .await
+    let listener = crate::core::server::listen(config.bind)
         .map_err(|e| anyhow::anyhow!("cannot listen on {} (FLOWTRACK_BIND): {e}", config.bind))?;
     let state = AppState::init(config, Clock::system()).await?;
     tracing::info!(

@@ -1,5 +1,6 @@
 //! The HTTP/1.1 accept loop, with the limits that `axum::serve` does not expose.
 //!
+//! - **Listen backlog**: [`listen`] lets the kernel queue 4096 pending connections.
 //! - **Header read timeout**: a client must send a complete request head within
 //!   [`HEADER_READ_TIMEOUT`] of the connection starting to wait for one (also when it sits idle
 //!   between keep-alive requests), else the connection is closed. This cuts off slow-loris
@@ -81,6 +82,26 @@ pub async fn refuse_oversized_body(req: Request<Body>, next: Next) -> Response {
         }
         _ => next.run(req).await,
     }
+}
+
+/// Pending connections the kernel may queue before we accept them (capped by
+/// `net.core.somaxconn`, 4096 on current Linux).
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// The listening socket. Tokio's `TcpListener::bind` queues at most 1024 connections; a burst
+/// past that (a reconnect storm after a restart, thousands of WebSocket clients at once) makes
+/// the kernel fall back to SYN cookies and drop connections the client believes are open
+/// (seen in the hostile-input test: slow clients cut off without an answer).
+pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    // As `TcpListener::bind` does: a restarted server may bind while old connections linger.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// Serves `app` on `listener` until `shutdown` is cancelled, then waits for open

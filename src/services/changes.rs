@@ -15,8 +15,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter,
-    QuerySelect, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
+    DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement, TransactionTrait,
 };
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -130,22 +130,6 @@ impl ProjectChange {
         let seq = self.project.event_seq + 1;
         self.project.event_seq = seq;
         let project_id = self.project.id;
-        activity_log::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            user_id: Set(self.actor.id()),
-            project_id: Set(project_id),
-            task_id: Set(change.task_id),
-            action: Set(change.kind.to_string()),
-            details: Set(change.details.to_string()),
-            created_at: Set(self.now),
-        }
-        .insert(&self.txn)
-        .await?;
-        projects::Entity::update_many()
-            .col_expr(projects::Column::EventSeq, Expr::value(seq))
-            .filter(projects::Column::Id.eq(project_id))
-            .exec(&self.txn)
-            .await?;
         let payload = json!({
             "type": change.kind,
             "project_id": project_id,
@@ -155,16 +139,21 @@ impl ProjectChange {
             "data": change.data,
         })
         .to_string();
-        events::ActiveModel {
-            project_id: Set(project_id),
-            seq: Set(seq),
-            event_type: Set(change.kind.to_string()),
-            actor_id: Set(self.actor.id()),
-            payload: Set(payload.clone()),
-            created_at: Set(self.now),
+        let entry = Recorded {
+            activity_id: Uuid::now_v7(),
+            actor_id: self.actor.id(),
+            project_id,
+            task_id: change.task_id,
+            kind: change.kind,
+            details: change.details.to_string(),
+            seq,
+            payload: &payload,
+            at: self.now,
+        };
+        match self.txn.get_database_backend() {
+            DbBackend::Postgres => entry.write_in_one_statement(&self.txn).await?,
+            _ => entry.write(&self.txn).await?,
         }
-        .insert(&self.txn)
-        .await?;
         self.published.push(BusMessage::Event(Event {
             project_id,
             seq,
@@ -223,6 +212,83 @@ impl ProjectChange {
             }
         }
         state.bus.publish_all(self.published);
+        Ok(())
+    }
+}
+
+/// The three rows of one recorded change: its activity entry, the project's new
+/// `event_seq` and its event.
+struct Recorded<'a> {
+    activity_id: Uuid,
+    actor_id: Uuid,
+    project_id: Uuid,
+    task_id: Option<Uuid>,
+    kind: &'static str,
+    details: String,
+    seq: i64,
+    payload: &'a str,
+    at: DateTime<Utc>,
+}
+
+/// PostgreSQL: the three writes as one statement (data-modifying CTEs), so the project's
+/// row lock is held for one round trip less than two (`bench/`: every write of a project
+/// queues on that lock, so its throughput is 1 / the time the lock is held).
+const RECORD_SQL: &str = "WITH activity AS (\
+    INSERT INTO activity_log (id, user_id, project_id, task_id, action, details, created_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7)), \
+  head AS (UPDATE projects SET event_seq = $8 WHERE id = $3) \
+INSERT INTO events (project_id, seq, event_type, actor_id, payload, created_at) \
+VALUES ($3, $8, $5, $2, $9, $7)";
+
+impl Recorded<'_> {
+    async fn write_in_one_statement(self, txn: &DatabaseTransaction) -> AppResult<()> {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            RECORD_SQL,
+            [
+                self.activity_id.into(),
+                self.actor_id.into(),
+                self.project_id.into(),
+                self.task_id.into(),
+                self.kind.into(),
+                self.details.into(),
+                self.at.into(),
+                self.seq.into(),
+                self.payload.into(),
+            ],
+        ))
+        .await?;
+        Ok(())
+    }
+
+    /// SQLite (no data-modifying CTEs; statements are in-process calls, not round trips).
+    async fn write(self, txn: &DatabaseTransaction) -> AppResult<()> {
+        activity_log::ActiveModel {
+            id: Set(self.activity_id),
+            user_id: Set(self.actor_id),
+            project_id: Set(self.project_id),
+            task_id: Set(self.task_id),
+            action: Set(self.kind.to_string()),
+            details: Set(self.details),
+            created_at: Set(self.at),
+        }
+        .insert(txn)
+        .await?;
+        projects::Entity::update_many()
+            .col_expr(projects::Column::EventSeq, Expr::value(self.seq))
+            .filter(projects::Column::Id.eq(self.project_id))
+            .exec(txn)
+            .await?;
+        events::ActiveModel {
+            project_id: Set(self.project_id),
+            seq: Set(self.seq),
+            event_type: Set(self.kind.to_string()),
+            actor_id: Set(self.actor_id),
+            payload: Set(self.payload.to_string()),
+            created_at: Set(self.at),
+        }
+        .insert(txn)
+        .await?;
         Ok(())
     }
 }

@@ -134,9 +134,7 @@ impl TestApp {
         let state = AppState::init(config, clock.clone())
             .await
             .expect("app state");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let listener = flowtrack::core::server::listen(([127, 0, 0, 1], 0).into()).expect("bind");
         let addr = listener.local_addr().expect("addr");
         let server_state = state.clone();
         let server = tokio::spawn(async move {
