@@ -1,10 +1,12 @@
 //! Logs (tracing: pretty by default, JSON with `FLOWTRACK_LOG_FORMAT=json`) and metrics
 //! (Prometheus text at `/metrics`).
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{OnceLock, RwLock};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -61,17 +63,56 @@ pub fn render_metrics() -> String {
 /// Counts requests by method, route template and status, and records their latency.
 pub async fn track_metrics(req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
-    let method = req.method().to_string();
+    let method = req.method().clone();
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let response = next.run(req).await;
-    let status = response.status().as_u16().to_string();
-    let labels = [("method", method), ("route", route), ("status", status)];
-    metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels)
-        .record(started.elapsed().as_secs_f64());
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let (requests, duration) = route_metrics(route, &method, response.status().as_u16());
+    requests.increment(1);
+    duration.record(started.elapsed().as_secs_f64());
     response
+}
+
+/// The counter and histogram of one (method, route, status).
+type RouteMetrics = (metrics::Counter, metrics::Histogram);
+/// Per route template: the handles of each (method, status) seen so far.
+type RouteTable = HashMap<Box<str>, Vec<(Method, u16, RouteMetrics)>>;
+
+/// Registered handles by route, then (method, status): looking a handle up in the
+/// recorder builds its labels and key on every call (allocations, hashing, a sharded
+/// lock), which was a visible share of a cached read's CPU time.
+static ROUTE_METRICS: OnceLock<RwLock<RouteTable>> = OnceLock::new();
+
+fn route_metrics(route: &str, method: &Method, status: u16) -> RouteMetrics {
+    let table = ROUTE_METRICS.get_or_init(Default::default);
+    let find = |entries: &Vec<(Method, u16, RouteMetrics)>| {
+        entries
+            .iter()
+            .find(|(m, s, _)| m == method && *s == status)
+            .map(|(_, _, handles)| handles.clone())
+    };
+    if let Some(handles) = table
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(route)
+        .and_then(find)
+    {
+        return handles;
+    }
+    let mut table = table.write().unwrap_or_else(|p| p.into_inner());
+    let entries = table.entry(route.into()).or_default();
+    if let Some(handles) = find(entries) {
+        return handles;
+    }
+    let labels = [
+        ("method", method.to_string()),
+        ("route", route.to_string()),
+        ("status", status.to_string()),
+    ];
+    let handles = (
+        metrics::counter!("http_requests_total", &labels),
+        metrics::histogram!("http_request_duration_seconds", &labels),
+    );
+    entries.push((method.clone(), status, handles.clone()));
+    handles
 }
