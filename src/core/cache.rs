@@ -97,13 +97,7 @@ impl ReportCache {
         {
             return Some(text);
         }
-        let (conn, prefix) = self.redis.as_ref()?;
-        let mut conn = conn.clone();
-        let found: redis::RedisResult<Option<String>> = redis::cmd("GET")
-            .arg(format!("{prefix}:board:{project}"))
-            .query_async(&mut conn)
-            .await;
-        let found = found.ok()??;
+        let found = self.shared_get(&format!("board:{project}")).await?;
         // Stored as "<seq>\n<board JSON>".
         let (cached, text) = found.split_once('\n')?;
         if cached.parse::<i64>().ok()? != seq {
@@ -124,19 +118,8 @@ impl ReportCache {
         {
             return;
         }
-        if let Some((conn, prefix)) = &self.redis {
-            let mut conn = conn.clone();
-            let stored: redis::RedisResult<()> = redis::cmd("SET")
-                .arg(format!("{prefix}:board:{project}"))
-                .arg(format!("{seq}\n{text}"))
-                .arg("EX")
-                .arg(REPORT_TTL.as_secs())
-                .query_async(&mut conn)
-                .await;
-            if let Err(err) = stored {
-                tracing::debug!(%err, "board not shared through redis");
-            }
-        }
+        self.shared_set(&format!("board:{project}"), &format!("{seq}\n{text}"))
+            .await;
         self.boards.insert(project, (seq, text)).await;
     }
 
@@ -144,33 +127,44 @@ impl ReportCache {
         if let Some(hit) = self.local.get(key).await {
             return Some(hit);
         }
-        let (conn, prefix) = self.redis.as_ref()?;
-        let mut conn = conn.clone();
-        let found: redis::RedisResult<Option<String>> = redis::cmd("GET")
-            .arg(format!("{prefix}:report:{key}"))
-            .query_async(&mut conn)
-            .await;
-        let text: Arc<str> = Arc::from(found.ok()??);
+        let text: Arc<str> = Arc::from(self.shared_get(&format!("report:{key}")).await?);
         self.local.insert(key.to_string(), text.clone()).await;
         Some(text)
     }
 
     pub async fn put(&self, key: String, value: String) {
         let value: Arc<str> = Arc::from(value);
-        if let Some((conn, prefix)) = &self.redis {
-            let mut conn = conn.clone();
-            let stored: redis::RedisResult<()> = redis::cmd("SET")
-                .arg(format!("{prefix}:report:{key}"))
-                .arg(value.as_ref())
-                .arg("EX")
-                .arg(REPORT_TTL.as_secs())
-                .query_async(&mut conn)
-                .await;
-            if let Err(err) = stored {
-                tracing::debug!(%err, "report not shared through redis");
-            }
-        }
+        self.shared_set(&format!("report:{key}"), &value).await;
         self.local.insert(key, value).await;
+    }
+
+    /// The value other instances stored under `key` (None without Redis, or on any error:
+    /// the caller computes it again).
+    async fn shared_get(&self, key: &str) -> Option<String> {
+        let (conn, prefix) = self.redis.as_ref()?;
+        let found: redis::RedisResult<Option<String>> = redis::cmd("GET")
+            .arg(format!("{prefix}:{key}"))
+            .query_async(&mut conn.clone())
+            .await;
+        found.ok()?
+    }
+
+    /// Shares `value` with other instances for [`REPORT_TTL`] (best effort: a failure only
+    /// means they compute it themselves).
+    async fn shared_set(&self, key: &str, value: &str) {
+        let Some((conn, prefix)) = &self.redis else {
+            return;
+        };
+        let stored: redis::RedisResult<()> = redis::cmd("SET")
+            .arg(format!("{prefix}:{key}"))
+            .arg(value)
+            .arg("EX")
+            .arg(REPORT_TTL.as_secs())
+            .query_async(&mut conn.clone())
+            .await;
+        if let Err(err) = stored {
+            tracing::debug!(%err, key, "not shared through redis");
+        }
     }
 }
 
