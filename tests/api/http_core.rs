@@ -643,3 +643,60 @@ async fn at_the_connection_limit_new_clients_wait_for_a_free_slot() {
     assert!(line.starts_with("HTTP/1.1 200"), "{line:?}");
     drop(idle_b);
 }
+
+/// The listening socket queues thousands of pending connections (tokio's default is 1024;
+/// past the queue the kernel drops new handshakes): 1 500 clients connect to a listener
+/// that accepts none of them yet.
+#[tokio::test]
+async fn the_listener_queues_a_burst_of_1500_connections() {
+    const CLIENTS: usize = 1500;
+    let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    if somaxconn.is_none_or(|n| n <= CLIENTS) {
+        eprintln!("skipped: net.core.somaxconn {somaxconn:?} caps the backlog");
+        return;
+    }
+    if !raise_open_files_limit(CLIENTS as u64 + 200) {
+        eprintln!("skipped: cannot open {CLIENTS} sockets (RLIMIT_NOFILE)");
+        return;
+    }
+    let listener = flowtrack::core::server::listen(([127, 0, 0, 1], 0).into()).expect("listen");
+    let addr = listener.local_addr().expect("addr");
+    let connects = (0..CLIENTS).map(|_| {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(3),
+            tokio::net::TcpStream::connect(addr),
+        )
+    });
+    let results = futures_util::future::join_all(connects).await;
+    let connected: Vec<_> = results.into_iter().flatten().flatten().collect();
+    assert_eq!(
+        connected.len(),
+        CLIENTS,
+        "connections that completed in time"
+    );
+    drop(listener);
+}
+
+/// Raises the soft limit of open files to at least `wanted` (up to the hard limit).
+fn raise_open_files_limit(wanted: u64) -> bool {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed to them.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return false;
+        }
+        if limit.rlim_cur >= wanted {
+            return true;
+        }
+        if limit.rlim_max < wanted {
+            return false;
+        }
+        limit.rlim_cur = wanted;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0
+    }
+}

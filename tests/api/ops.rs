@@ -476,3 +476,47 @@ async fn docs_stylesheet_is_served() {
     let css = response.text().await.expect("css");
     assert!(css.contains(".swagger-ui"), "not the Swagger UI stylesheet");
 }
+
+/// The value of the first `http_requests_total` line for `route` and `status` (0 if none).
+fn request_count(metrics: &str, route: &str, status: u16) -> f64 {
+    metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("http_requests_total{")
+                && l.contains(&format!(r#"route="{route}""#))
+                && l.contains(&format!(r#"status="{status}""#))
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn metrics_keep_counting_the_same_route_and_status() {
+    let app = TestApp::spawn().await;
+    let scrape = || async {
+        let response = app.get("/metrics").send().await.expect("send");
+        response.text().await.expect("text")
+    };
+    // The first requests register the route's handles; later ones reuse them.
+    app.get("/users/me").send().await.expect("send");
+    let before = request_count(&scrape().await, "/users/me", 401);
+    for _ in 0..3 {
+        let response = app.get("/users/me").send().await.expect("send");
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let response = app.post("/users/me").send().await.expect("send");
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let after = scrape().await;
+    // Other tests of this process may count too: at least our three more.
+    assert!(
+        request_count(&after, "/users/me", 401) >= before + 3.0,
+        "{before} -> {after}"
+    );
+    assert!(
+        after.lines().any(|l| l.starts_with("http_requests_total{")
+            && l.contains(r#"method="POST""#)
+            && l.contains(r#"route="/users/me""#)),
+        "{after}"
+    );
+}
