@@ -54,9 +54,14 @@ pub fn build(state: AppState) -> Router {
     let (api_routes, openapi) = api();
     let request_id = HeaderName::from_static(REQUEST_ID);
     let cors = cors_layer(&state.config.cors_origins);
+    // The web app: outside the OpenAPI document, metered under its own few route templates
+    // (`/app/{*path}`…), so visited URLs never become metric labels or pose as API routes.
+    let webapp =
+        routes::webapp::router().route_layer(middleware::from_fn(telemetry::track_metrics));
     api_routes
         .route_layer(middleware::from_fn(telemetry::track_metrics))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .merge(webapp)
         .fallback(|| async { AppError::NotFound })
         .with_state(state)
         .layer(

@@ -1,4 +1,4 @@
-//! The `flowtrack` command line: `serve` (default), `migrate`, `user create`.
+//! The `flowtrack` command line: `serve` (default), `migrate`, `user create`, `openapi`.
 
 use std::process::ExitCode;
 
@@ -36,6 +36,9 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Print the OpenAPI document (the one served at /openapi.json) as JSON and exit; needs
+    /// no database or configuration (the web app's TypeScript client is generated from it).
+    Openapi,
 }
 
 #[derive(Debug, Subcommand)]
@@ -60,6 +63,11 @@ pub fn main() -> ExitCode {
     // one: not a parent directory's); a missing .env is fine.
     let _ = dotenvy::from_path(".env");
     let cli = Cli::parse();
+    // Before the settings are checked: printing the document must work anywhere, even
+    // with a broken or missing configuration.
+    if matches!(cli.command, Some(Command::Openapi)) {
+        return print_openapi();
+    }
     let config = match cli.settings.validate() {
         Ok(config) => config,
         Err(err) => {
@@ -89,12 +97,35 @@ pub fn main() -> ExitCode {
                 full_name,
                 admin,
             }) => create_user(config, email, password, full_name, admin).await,
+            Command::Openapi => unreachable!("answered before the settings are read"),
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("flowtrack: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_openapi() -> ExitCode {
+    let (_, openapi) = crate::app::api();
+    match openapi.to_pretty_json() {
+        Ok(json) => {
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
+            // A closed pipe (`flowtrack openapi | head`) is not worth a panic.
+            if writeln!(stdout, "{json}")
+                .and_then(|()| stdout.flush())
+                .is_err()
+            {
+                return ExitCode::FAILURE;
+            }
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("flowtrack: cannot render the OpenAPI document: {err}");
             ExitCode::FAILURE
         }
     }

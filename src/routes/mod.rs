@@ -12,6 +12,7 @@ pub mod reports;
 pub mod schema;
 pub mod tasks;
 pub mod users;
+pub mod webapp;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;

@@ -18,3 +18,4 @@ mod realtime;
 mod reports;
 mod tasks;
 mod users;
+mod webapp;
