@@ -10,7 +10,7 @@
 //!   `dist`, which this script itself writes, so a build would otherwise trigger the next).
 //! * `FLOWTRACK_SKIP_WEB_BUILD=1` skips npm and embeds a small placeholder page instead, for
 //!   quick server-only builds on machines without Node.js. The same placeholder is used while
-//!   `web/` has no `package.json`.
+//!   `web/` has no `package.json` and `index.html` (an app not written yet).
 //! * Compressible files also get a gzip copy (`name.gz`), served when the client accepts it.
 
 use std::ffi::OsStr;
@@ -73,14 +73,14 @@ fn run() -> Result<(), String> {
     if skip_requested() {
         return write_placeholder(&out, "it was built with FLOWTRACK_SKIP_WEB_BUILD set");
     }
-    if !web.join("package.json").is_file() {
+    if !web.join("package.json").is_file() || !web.join("index.html").is_file() {
         // A path that does not exist makes Cargo rerun the script (and so recompile the
         // crate) on every build, so only an existing web/ is watched; without one, the
         // script reruns when build.rs changes.
         if web.is_dir() {
             println!("cargo::rerun-if-changed=web");
         }
-        return write_placeholder(&out, "web/ holds no package.json");
+        return write_placeholder(&out, "web/ holds no app (package.json and index.html)");
     }
     track_sources(&web)?;
 
