@@ -10,6 +10,7 @@ use moka::future::Cache;
 
 use crate::models::project_members::ProjectRole;
 use crate::realtime::bus::Event;
+use crate::services::event::Access;
 use redis::aio::ConnectionManager;
 use uuid::Uuid;
 
@@ -245,20 +246,24 @@ impl ReadCache {
         let _guard = self.fill_lock.lock().unwrap_or_else(|p| p.into_inner());
         self.generation
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        if let Some(task) = event.task_id {
+        let data = &event.event.data;
+        if let Some(task) = data.task_id() {
             self.tasks.invalidate(&task);
         }
-        match event.kind.as_str() {
-            "project.deleted" => {
+        match data.access() {
+            Some(Access::Ends) => {
                 self.tasks.invalidate_all();
                 self.roles.invalidate_all();
             }
-            kind if kind.starts_with("member.") => {
-                if let Some(user) = event.subject {
-                    self.roles.invalidate(&(user, event.project_id));
+            Some(Access::Joins(user) | Access::Leaves(user)) => {
+                self.roles.invalidate(&(user, event.project_id()));
+            }
+            // A role change.
+            None => {
+                if let Some(user) = data.member_id() {
+                    self.roles.invalidate(&(user, event.project_id()));
                 }
             }
-            _ => {}
         }
     }
 }

@@ -2,6 +2,8 @@
 
 use sea_orm::entity::prelude::*;
 
+use crate::models::tasks::TaskStatus;
+
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "activity_log")]
 pub struct Model {
@@ -13,6 +15,10 @@ pub struct Model {
     pub action: String,
     /// JSON text.
     pub details: String,
+    /// The task's status before the change (`task.moved`).
+    pub from_status: Option<TaskStatus>,
+    /// The task's status after the change (`task.created`, `task.moved`).
+    pub to_status: Option<TaskStatus>,
     pub created_at: DateTimeUtc,
 }
 

@@ -17,20 +17,62 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-/// One committed change of a project, as clients receive it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+use crate::services::event::ProjectEvent;
+
+/// One committed change of a project on the bus: the typed event and its exact WebSocket
+/// text (written once, shared by every socket and every reader).
+#[derive(Debug, Clone)]
 pub struct Event {
-    pub project_id: Uuid,
-    pub seq: i64,
-    /// The event type, e.g. `member.added` (also inside the payload).
-    pub kind: String,
-    /// For member events: the member's user id (the hub adds or drops their sockets).
-    pub subject: Option<Uuid>,
-    /// For task and comment events: the task (read caches drop it).
-    #[serde(default)]
-    pub task_id: Option<Uuid>,
-    /// The exact WebSocket message (JSON text), as stored in `events.payload`.
+    pub event: Arc<ProjectEvent>,
     pub payload: Arc<str>,
+}
+
+impl Event {
+    pub fn new(event: ProjectEvent) -> Self {
+        let payload = Arc::from(event.to_json());
+        Self {
+            event: Arc::new(event),
+            payload,
+        }
+    }
+
+    /// Reads an event from its stored or published text.
+    pub fn from_payload(payload: &str) -> Result<Self, serde_json::Error> {
+        Ok(Self {
+            event: Arc::new(ProjectEvent::from_json(payload)?),
+            payload: Arc::from(payload),
+        })
+    }
+
+    pub fn project_id(&self) -> Uuid {
+        self.event.project_id
+    }
+
+    pub fn seq(&self) -> i64 {
+        self.event.seq
+    }
+}
+
+/// On Redis an event travels as its text alone; receivers read the typed event back from it.
+#[derive(Serialize, Deserialize)]
+struct EventWire {
+    payload: String,
+}
+
+impl Serialize for Event {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        EventWire {
+            payload: self.payload.to_string(),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Event {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let wire = EventWire::deserialize(deserializer)?;
+        Event::from_payload(&wire.payload).map_err(serde::de::Error::custom)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -25,6 +25,7 @@ use uuid::Uuid;
 use crate::core::db::Db;
 use crate::models::{events, projects};
 use crate::realtime::bus::{BusMessage, Event};
+use crate::services::event::Access;
 
 /// What a socket task receives from the hub.
 #[derive(Debug, Clone)]
@@ -57,16 +58,21 @@ pub type ConnId = u64;
 enum Command {
     Register {
         user_id: Uuid,
-        /// The user's projects with their `event_seq` as read at connect time.
-        projects: Vec<(Uuid, i64)>,
         sender: mpsc::Sender<Outbound>,
         reply: oneshot::Sender<ConnId>,
+    },
+    /// Starts delivering these projects (with their `event_seq` as read after `Register`) to
+    /// a registered socket; replies with where the hub's feed of each project stands.
+    Follow {
+        conn: ConnId,
+        projects: Vec<(Uuid, i64)>,
+        reply: oneshot::Sender<Vec<(Uuid, i64)>>,
     },
     Unregister(ConnId),
     /// Events read from the database (gap fill or catch-up); `Err` if the read failed.
     Fetched {
         project_id: Uuid,
-        from: i64,
+        /// The last seq asked for.
         to: i64,
         events: Result<Vec<Event>, ()>,
     },
@@ -133,24 +139,43 @@ impl Hub {
         }
     }
 
-    /// Registers a socket of `user_id`; it receives the events of `projects` committed after
-    /// the hub's current position (`event_seq` at connect time for projects not yet followed).
-    pub async fn register(
-        &self,
-        user_id: Uuid,
-        projects: Vec<(Uuid, i64)>,
-        sender: mpsc::Sender<Outbound>,
-    ) -> Option<ConnId> {
+    /// Registers a socket of `user_id`. From here on it receives every project its user
+    /// joins (a project it creates, a membership it is given), on any instance; the projects
+    /// the user is already a member of follow with [`Hub::follow`].
+    ///
+    /// Registering first and reading the memberships after closes the window in which a
+    /// project created meanwhile would be in neither.
+    pub async fn register(&self, user_id: Uuid, sender: mpsc::Sender<Outbound>) -> Option<ConnId> {
         let (reply, id) = oneshot::channel();
         self.commands
             .send(Command::Register {
                 user_id,
-                projects,
                 sender,
                 reply,
             })
             .ok()?;
         id.await.ok()
+    }
+
+    /// Delivers `projects` (id, `event_seq` read after [`Hub::register`]) to socket `conn`.
+    /// Returns, per project, the last seq the hub had delivered locally when it took the
+    /// socket in: the socket receives every later event live; one between the seq read and
+    /// this position was delivered before the socket joined, and the socket replays it from
+    /// the database.
+    pub async fn follow(
+        &self,
+        conn: ConnId,
+        projects: Vec<(Uuid, i64)>,
+    ) -> Option<Vec<(Uuid, i64)>> {
+        let (reply, positions) = oneshot::channel();
+        self.commands
+            .send(Command::Follow {
+                conn,
+                projects,
+                reply,
+            })
+            .ok()?;
+        positions.await.ok()
     }
 
     pub fn unregister(&self, id: ConnId) {
@@ -164,6 +189,7 @@ impl Hub {
 }
 
 /// Reads events of a project with `from <= seq <= to` in order (at most FETCH_BATCH).
+/// A stored event this build cannot read is logged and left out (readers skip its seq).
 pub async fn fetch_events(db: &Db, project_id: Uuid, from: i64, to: i64) -> Result<Vec<Event>, ()> {
     let rows = events::Entity::find()
         .filter(events::Column::ProjectId.eq(project_id))
@@ -174,34 +200,20 @@ pub async fn fetch_events(db: &Db, project_id: Uuid, from: i64, to: i64) -> Resu
         .all(&db.read)
         .await;
     match rows {
-        Ok(rows) => Ok(rows.into_iter().map(event_from_row).collect()),
+        Ok(rows) => Ok(rows
+            .into_iter()
+            .filter_map(|row| match Event::from_payload(&row.payload) {
+                Ok(event) => Some(event),
+                Err(err) => {
+                    tracing::error!(%err, %project_id, seq = row.seq, "unreadable stored event; skipped");
+                    None
+                }
+            })
+            .collect()),
         Err(err) => {
             tracing::warn!(%err, "reading events failed; will retry");
             Err(())
         }
-    }
-}
-
-pub fn event_from_row(row: events::Model) -> Event {
-    let subject = if row.event_type.starts_with("member.") {
-        serde_json::from_str::<serde_json::Value>(&row.payload)
-            .ok()
-            .and_then(|v| {
-                v["data"]["member"]["user"]["id"]
-                    .as_str()
-                    .map(str::to_string)
-            })
-            .and_then(|id| Uuid::parse_str(&id).ok())
-    } else {
-        None
-    };
-    Event {
-        project_id: row.project_id,
-        seq: row.seq,
-        kind: row.event_type,
-        subject,
-        task_id: None,
-        payload: Arc::from(row.payload),
     }
 }
 
@@ -239,7 +251,6 @@ impl HubTask {
         match command {
             Command::Register {
                 user_id,
-                projects,
                 sender,
                 reply,
             } => {
@@ -247,25 +258,38 @@ impl HubTask {
                 self.next_id += 1;
                 self.conns.insert(id, Connection { user_id, sender });
                 self.users.entry(user_id).or_default().insert(id);
-                for (project_id, seq) in projects {
-                    let feed = self.feeds.entry(project_id).or_insert_with(|| ProjectFeed {
-                        last_seq: seq,
-                        ..ProjectFeed::default()
-                    });
-                    feed.members.insert(user_id);
-                }
                 self.connections
                     .store(self.conns.len() as u64, Ordering::Relaxed);
                 metrics::gauge!("flowtrack_ws_connections").set(self.conns.len() as f64);
                 let _ = reply.send(id);
             }
+            Command::Follow {
+                conn,
+                projects,
+                reply,
+            } => {
+                let Some(user_id) = self.conns.get(&conn).map(|c| c.user_id) else {
+                    return; // gone already: the dropped reply tells the socket
+                };
+                let positions = projects
+                    .into_iter()
+                    .map(|(project_id, seq)| {
+                        let feed = self.feeds.entry(project_id).or_insert_with(|| ProjectFeed {
+                            last_seq: seq,
+                            ..ProjectFeed::default()
+                        });
+                        feed.members.insert(user_id);
+                        (project_id, feed.last_seq)
+                    })
+                    .collect();
+                let _ = reply.send(positions);
+            }
             Command::Unregister(id) => self.drop_conn(id),
             Command::Fetched {
                 project_id,
-                from,
                 to,
                 events,
-            } => self.on_fetched(project_id, from, to, events),
+            } => self.on_fetched(project_id, to, events),
             Command::Heads(heads) => {
                 for (project_id, head) in heads {
                     let Some(feed) = self.feeds.get_mut(&project_id) else {
@@ -297,18 +321,21 @@ impl HubTask {
 
     /// Accepts an event into its project's feed and delivers whatever is now in order.
     fn on_event(&mut self, event: Event) {
-        let project_id = event.project_id;
+        let project_id = event.project_id();
         if !self.feeds.contains_key(&project_id) {
-            // Not followed here, unless it adds a member connected to this instance.
-            let joins_local = event.kind == "member.added"
-                && event.subject.is_some_and(|u| self.users.contains_key(&u));
+            // Not followed here, unless a user connected to this instance joins with it
+            // (creates the project, or is added to it).
+            let joins_local = matches!(
+                event.event.data.access(),
+                Some(Access::Joins(user)) if self.users.contains_key(&user)
+            );
             if !joins_local {
                 return;
             }
             self.feeds.insert(
                 project_id,
                 ProjectFeed {
-                    last_seq: event.seq - 1,
+                    last_seq: event.seq() - 1,
                     ..ProjectFeed::default()
                 },
             );
@@ -316,10 +343,10 @@ impl HubTask {
         let Some(feed) = self.feeds.get_mut(&project_id) else {
             return;
         };
-        if event.seq <= feed.last_seq {
+        if event.seq() <= feed.last_seq {
             return; // already delivered
         }
-        feed.pending.insert(event.seq, event);
+        feed.pending.insert(event.seq(), event);
         self.advance(project_id);
     }
 
@@ -365,14 +392,13 @@ impl HubTask {
             let events = fetch_events(&db, project_id, from, to).await;
             let _ = commands.send(Command::Fetched {
                 project_id,
-                from,
                 to,
                 events,
             });
         });
     }
 
-    fn on_fetched(&mut self, project_id: Uuid, from: i64, to: i64, events: Result<Vec<Event>, ()>) {
+    fn on_fetched(&mut self, project_id: Uuid, to: i64, events: Result<Vec<Event>, ()>) {
         let Some(feed) = self.feeds.get_mut(&project_id) else {
             return;
         };
@@ -382,26 +408,29 @@ impl HubTask {
             feed.stalled = true;
             return;
         };
-        let first = events.first().map(|e| e.seq).unwrap_or(to + 1);
-        if first > from && feed.last_seq < first - 1 {
-            // Gone from the log (older than the retention): skip rather than wait forever.
-            tracing::warn!(%project_id, from, first, "events missing from the log; skipping");
-            feed.last_seq = first - 1;
-        }
+        // What the log holds up to the last event read is all there will ever be: a seq
+        // missing below it (pruned by retention, or unreadable) is skipped, not waited for.
+        let read_up_to = events.last().map_or(to, |e| e.seq());
         for event in events {
-            if event.seq > feed.last_seq {
-                feed.pending.insert(event.seq, event);
+            if event.seq() > feed.last_seq {
+                feed.pending.insert(event.seq(), event);
             }
+        }
+        while let Some(first) = feed.pending.first_key_value().map(|(s, _)| *s) {
+            if first <= feed.last_seq + 1 || first - 1 > read_up_to {
+                break;
+            }
+            tracing::warn!(%project_id, from = feed.last_seq + 1, to = first - 1, "events missing from the log; skipping");
+            feed.last_seq = first - 1;
         }
         self.advance(project_id);
     }
 
     /// Sends an event to every local member socket; applies membership changes it carries.
     fn deliver(&mut self, event: Event) {
-        let project_id = event.project_id;
-        if event.kind == "member.added"
-            && let (Some(user), Some(feed)) = (event.subject, self.feeds.get_mut(&project_id))
-        {
+        let project_id = event.project_id();
+        let access = event.event.data.access();
+        if let (Some(Access::Joins(user)), Some(feed)) = (access, self.feeds.get_mut(&project_id)) {
             feed.members.insert(user);
         }
         let members: Vec<Uuid> = self
@@ -415,15 +444,14 @@ impl HubTask {
         for user in &members {
             delivered += self.send_user(*user, Outbound::Event(delivery.clone()));
         }
-        let event = &delivery.event;
         metrics::counter!("flowtrack_events_delivered_total").increment(delivered);
-        match event.kind.as_str() {
-            "member.removed" => {
-                if let (Some(user), Some(feed)) = (event.subject, self.feeds.get_mut(&project_id)) {
+        match access {
+            Some(Access::Leaves(user)) => {
+                if let Some(feed) = self.feeds.get_mut(&project_id) {
                     feed.members.remove(&user);
                 }
             }
-            "project.deleted" => {
+            Some(Access::Ends) => {
                 self.feeds.remove(&project_id);
             }
             _ => {}

@@ -24,7 +24,7 @@ use crate::auth::extract::authenticate_with_expiry;
 use crate::core::error::{AppError, AppResult, FieldError, Problem};
 use crate::core::input::Query;
 use crate::models::{events, project_members, projects};
-use crate::realtime::hub::{Outbound, SOCKET_QUEUE, fetch_events};
+use crate::realtime::hub::{ConnId, Hub, Outbound, SOCKET_QUEUE, fetch_events};
 use crate::routes::PathId;
 use crate::state::AppState;
 
@@ -130,8 +130,6 @@ async fn notifications_socket(
         Some(raw) => parse_resume(raw)?,
         None => HashMap::new(),
     };
-    let memberships = user_projects(&state, user_id).await?;
-
     let (mut parts, _) = req.into_parts();
     let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &state)
         .await
@@ -141,6 +139,11 @@ async fn notifications_socket(
     } else {
         upgrade
     };
+    // Joined before the 101 answer: every event committed after the client sees the
+    // upgrade complete reaches this socket.
+    let (tx, rx) = mpsc::channel::<Outbound>(SOCKET_QUEUE);
+    let registration = Registration::new(&state, user_id, tx).await?;
+    let replay = join(&state, user_id, registration.conn, resume).await?;
     Ok(upgrade
         // Small buffers: 10 000 idle sockets must fit in a few tens of MiB.
         .read_buffer_size(1024)
@@ -156,9 +159,68 @@ async fn notifications_socket(
             };
             // Boxed: axum's upgrade task would otherwise hold the session inline in a state
             // machine about twice its size (heaptrack: 4.0 KiB per socket → see bench/README).
-            Box::pin(session.run(socket, memberships, resume, expires_at)).await;
+            Box::pin(session.run(socket, rx, registration, replay, expires_at)).await;
         })
         .into_response())
+}
+
+/// A socket's place in the hub, left when dropped: at the socket's end, or when the upgrade
+/// never completes (the client went away before it).
+struct Registration {
+    hub: Hub,
+    conn: ConnId,
+}
+
+impl Registration {
+    async fn new(
+        state: &AppState,
+        user_id: Uuid,
+        sender: mpsc::Sender<Outbound>,
+    ) -> AppResult<Self> {
+        let conn = state
+            .hub
+            .register(user_id, sender)
+            .await
+            .ok_or_else(|| AppError::Unavailable("the hub has stopped".into()))?;
+        Ok(Self {
+            hub: state.hub.clone(),
+            conn,
+        })
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.hub.unregister(self.conn);
+    }
+}
+
+/// Follows the user's projects, read after the socket was registered (so a project the user
+/// joins meanwhile is caught either way: by this read, or live as a join). Returns the
+/// cursors to replay: the client's own (`?resume=`), and for every other project where the
+/// hub had already delivered events past the seq read here, that seq (those events went
+/// out before this socket was following).
+async fn join(
+    state: &AppState,
+    user_id: Uuid,
+    conn: ConnId,
+    resume: HashMap<Uuid, i64>,
+) -> AppResult<HashMap<Uuid, i64>> {
+    let memberships = user_projects(state, user_id).await?;
+    let read: HashMap<Uuid, i64> = memberships.iter().copied().collect();
+    let positions = state
+        .hub
+        .follow(conn, memberships)
+        .await
+        .ok_or_else(|| AppError::Unavailable("the hub has stopped".into()))?;
+    let mut replay = resume;
+    for (project_id, delivered) in positions {
+        let seq = read.get(&project_id).copied().unwrap_or(delivered);
+        if delivered > seq {
+            replay.entry(project_id).or_insert(seq);
+        }
+    }
+    Ok(replay)
 }
 
 /// The user's projects with their current `event_seq`.
@@ -229,22 +291,18 @@ impl Session {
     async fn run(
         mut self,
         mut socket: WebSocket,
-        memberships: Vec<(Uuid, i64)>,
-        resume: HashMap<Uuid, i64>,
+        mut rx: mpsc::Receiver<Outbound>,
+        // Held for the socket's life: dropping it leaves the hub.
+        _registration: Registration,
+        replay: HashMap<Uuid, i64>,
         expires_at: chrono::DateTime<chrono::Utc>,
     ) {
-        let (tx, mut rx) = mpsc::channel::<Outbound>(SOCKET_QUEUE);
-        let hub = self.state.hub.clone();
-        let Some(conn_id) = hub.register(self.user_id, memberships, tx).await else {
-            return;
-        };
         // Replay first: live events queue meanwhile and are deduplicated after.
         // Boxed: the replay's database reads would otherwise be part of the size of every
         // socket's task for its whole life (1.9 KB per socket).
-        if !resume.is_empty()
-            && matches!(Box::pin(self.resume(&mut socket, resume)).await, Flow::Stop)
+        if !replay.is_empty()
+            && matches!(Box::pin(self.resume(&mut socket, replay)).await, Flow::Stop)
         {
-            hub.unregister(conn_id);
             return;
         }
         let until_expiry = (expires_at - self.state.clock.now())
@@ -283,18 +341,17 @@ impl Session {
                 break;
             }
         }
-        hub.unregister(conn_id);
     }
 
     async fn on_outbound(&mut self, socket: &mut WebSocket, message: Outbound) -> Flow {
         match message {
             Outbound::Event(delivery) => {
                 let event = &delivery.event;
-                let sent = self.sent.entry(event.project_id).or_default();
-                if sent.contains(event.seq) {
+                let sent = self.sent.entry(event.project_id()).or_default();
+                if sent.contains(event.seq()) {
                     return Flow::Continue;
                 }
-                sent.insert(event.seq);
+                sent.insert(event.seq());
                 send(socket, Message::Text(delivery.text.clone())).await
             }
             Outbound::Text(payload) => {
@@ -391,15 +448,15 @@ impl Session {
                 let Ok(batch) = fetch_events(&db, project_id, from, newest).await else {
                     return close(socket, 1011, "try again").await;
                 };
-                let Some(last) = batch.last().map(|e| e.seq) else {
+                let Some(last) = batch.last().map(|e| e.seq()) else {
                     break;
                 };
                 for event in batch {
                     let sent = self.sent.entry(project_id).or_default();
-                    if sent.contains(event.seq) {
+                    if sent.contains(event.seq()) {
                         continue;
                     }
-                    sent.insert(event.seq);
+                    sent.insert(event.seq());
                     let flow = send(
                         socket,
                         Message::Text(Utf8Bytes::from(event.payload.to_string())),

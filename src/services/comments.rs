@@ -6,7 +6,7 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -17,10 +17,12 @@ use crate::core::error::{AppError, AppResult};
 use crate::core::pagination::{Page, PageRequest};
 use crate::models::{comments, tasks};
 use crate::services::changes::{Change, ProjectChange};
+use crate::services::event::{CommentData, EventData};
+use crate::services::notifications::NotificationKind;
 use crate::services::projects::visible;
 use crate::state::AppState;
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Comment {
     pub id: Uuid,
     pub task_id: Uuid,
@@ -107,16 +109,20 @@ pub async fn create(
             actor.user.full_name, task.title
         );
         change
-            .notify(assignee, "comment.created", Some(task_id), message)
+            .notify(
+                assignee,
+                NotificationKind::CommentCreated,
+                Some(task_id),
+                message,
+            )
             .await?;
     }
     change
         .record(Change {
-            kind: "comment.created",
-            task_id: Some(task_id),
-            subject: None,
+            data: EventData::CommentCreated(CommentData {
+                comment: comment.clone(),
+            }),
             details: json!({"comment_id": comment.id}),
-            data: json!({"comment": comment}),
         })
         .await?;
     change.commit(state).await?;
@@ -154,7 +160,6 @@ pub async fn update(
         change.txn.rollback().await?;
         return Ok(Comment::from(&current));
     }
-    let task_id = current.task_id;
     let mut row: comments::ActiveModel = current.into();
     row.body = Set(body);
     row.updated_at = Set(change.now);
@@ -162,11 +167,10 @@ pub async fn update(
     let comment = Comment::from(&updated);
     change
         .record(Change {
-            kind: "comment.updated",
-            task_id: Some(task_id),
-            subject: None,
+            data: EventData::CommentUpdated(CommentData {
+                comment: comment.clone(),
+            }),
             details: json!({"comment_id": id}),
-            data: json!({"comment": comment}),
         })
         .await?;
     change.commit(state).await?;
@@ -179,11 +183,8 @@ pub async fn delete(state: &AppState, actor: &Principal, id: Uuid) -> AppResult<
     comments::Entity::delete_by_id(id).exec(&change.txn).await?;
     change
         .record(Change {
-            kind: "comment.deleted",
-            task_id: Some(current.task_id),
-            subject: None,
+            data: EventData::CommentDeleted(CommentData { comment }),
             details: json!({"comment_id": id}),
-            data: json!({"comment": comment}),
         })
         .await?;
     change.commit(state).await

@@ -6,7 +6,7 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -17,11 +17,13 @@ use crate::core::error::{AppError, AppResult, is_unique_violation};
 use crate::models::project_members::{self, ProjectRole};
 use crate::models::{projects, users};
 use crate::services::changes::{Change, ProjectChange};
+use crate::services::event::{EventData, MemberData};
+use crate::services::notifications::NotificationKind;
 use crate::services::projects::visible;
 use crate::services::users::User;
 use crate::state::AppState;
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Member {
     pub user: User,
     pub role: ProjectRole,
@@ -174,15 +176,14 @@ pub async fn add(
         crate::core::validate::ApiEnum::as_str(role)
     );
     change
-        .notify(user.id, "member.added", None, message)
+        .notify(user.id, NotificationKind::MemberAdded, None, message)
         .await?;
     change
         .record(Change {
-            kind: "member.added",
-            task_id: None,
-            subject: Some(user.id),
+            data: EventData::MemberAdded(MemberData {
+                member: member.clone(),
+            }),
             details: json!({"user_id": user.id, "role": role}),
-            data: json!({"member": member}),
         })
         .await?;
     change.commit(state).await?;
@@ -217,11 +218,10 @@ pub async fn update_role(
     let member = Member::new(&user, &updated);
     change
         .record(Change {
-            kind: "member.updated",
-            task_id: None,
-            subject: Some(user_id),
+            data: EventData::MemberUpdated(MemberData {
+                member: member.clone(),
+            }),
             details: json!({"user_id": user_id, "from": from, "to": role}),
-            data: json!({"member": member}),
         })
         .await?;
     change.commit(state).await?;
@@ -251,11 +251,8 @@ pub async fn remove(
     }
     change
         .record(Change {
-            kind: "member.removed",
-            task_id: None,
-            subject: Some(user_id),
+            data: EventData::MemberRemoved(MemberData { member }),
             details: json!({"user_id": user_id, "role": current.role}),
-            data: json!({"member": member}),
         })
         .await?;
     change.commit(state).await

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod changes;
 pub mod charts;
 pub mod comments;
+pub mod event;
 pub mod members;
 pub mod notifications;
 pub mod position;

@@ -13,6 +13,27 @@ use crate::core::pagination::{Page, PageRequest};
 use crate::models::notifications;
 use crate::state::AppState;
 
+/// Why a user is notified (a notification's `kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotificationKind {
+    /// Someone else assigned the user a task.
+    TaskAssigned,
+    /// Someone else added the user to a project.
+    MemberAdded,
+    /// Someone else commented on a task assigned to the user.
+    CommentCreated,
+}
+
+impl NotificationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationKind::TaskAssigned => "task.assigned",
+            NotificationKind::MemberAdded => "member.added",
+            NotificationKind::CommentCreated => "comment.created",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Notification {
     pub id: Uuid,

@@ -8,7 +8,7 @@ use sea_orm::{
     AccessMode, ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
     DbBackend, EntityTrait, IsolationLevel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -22,6 +22,7 @@ use crate::models::project_members::{self, ProjectRole};
 use crate::models::projects::{self, ProjectStatus};
 use crate::models::tasks::{self, TaskStatus};
 use crate::services::changes::{Change, ProjectChange, membership};
+use crate::services::event::{EventData, ProjectData, ProjectRef};
 use crate::services::tasks::Task;
 use crate::services::users::like_pattern;
 use crate::state::AppState;
@@ -51,7 +52,7 @@ impl StatusCounts {
 }
 
 /// `{total, done, percent}`; percent = round(100·done/total), 0 for an empty project.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Progress {
     pub total: u64,
     pub done: u64,
@@ -73,7 +74,7 @@ impl From<StatusCounts> for Progress {
     }
 }
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Project {
     pub id: Uuid,
     pub name: String,
@@ -202,11 +203,10 @@ pub async fn create(state: &AppState, actor: &Principal, new: NewProject) -> App
     let project = Project::new(&change.project, StatusCounts::default());
     change
         .record(Change {
-            kind: "project.created",
-            task_id: None,
-            subject: None,
+            data: EventData::ProjectCreated(ProjectData {
+                project: project.clone(),
+            }),
             details: json!({"name": project.name}),
-            data: json!({"project": project}),
         })
         .await?;
     change.commit(state).await?;
@@ -333,11 +333,10 @@ pub async fn update(
     let project = view(&change.txn, &updated).await?;
     change
         .record(Change {
-            kind: "project.updated",
-            task_id: None,
-            subject: None,
+            data: EventData::ProjectUpdated(ProjectData {
+                project: project.clone(),
+            }),
             details: json!({"changes": changed}),
-            data: json!({"project": project}),
         })
         .await?;
     change.commit(state).await?;
@@ -350,11 +349,8 @@ pub async fn delete(state: &AppState, actor: &Principal, id: Uuid) -> AppResult<
     let name = change.project.name.clone();
     change
         .record(Change {
-            kind: "project.deleted",
-            task_id: None,
-            subject: None,
+            data: EventData::ProjectDeleted(ProjectRef { project_id: id }),
             details: json!({"name": name}),
-            data: json!({"project_id": id}),
         })
         .await?;
     projects::Entity::delete_by_id(id).exec(&change.txn).await?;

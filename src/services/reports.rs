@@ -15,7 +15,6 @@ use chrono::{DateTime, Datelike, Duration as Days, NaiveDate, TimeZone, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -25,6 +24,7 @@ use crate::models::projects::ProjectStatus;
 use crate::models::tasks::{self, Priority, TaskStatus};
 use crate::models::users::{self, Role};
 use crate::models::{activity_log, project_members, projects};
+use crate::services::event::EventType;
 use crate::services::projects::{StatusCounts, percent, visible};
 use crate::state::AppState;
 
@@ -241,16 +241,6 @@ fn priority_add(counts: &mut PriorityCounts, p: Priority) {
     }
 }
 
-fn status_of(raw: &str) -> Option<TaskStatus> {
-    match raw {
-        "todo" => Some(TaskStatus::Todo),
-        "in_progress" => Some(TaskStatus::InProgress),
-        "review" => Some(TaskStatus::Review),
-        "done" => Some(TaskStatus::Done),
-        _ => None,
-    }
-}
-
 fn median(mut values: Vec<f64>) -> Option<f64> {
     if values.is_empty() {
         return None;
@@ -321,19 +311,7 @@ async fn compute_summary(state: &AppState, id: Uuid, today: NaiveDate) -> AppRes
             "first",
         )
         .filter(activity_log::Column::ProjectId.eq(id))
-        .filter(
-            Condition::any()
-                .add(
-                    Condition::all()
-                        .add(activity_log::Column::Action.eq("task.moved"))
-                        .add(activity_log::Column::Details.like("%\"to\":\"in_progress\"%")),
-                )
-                .add(
-                    Condition::all()
-                        .add(activity_log::Column::Action.eq("task.created"))
-                        .add(activity_log::Column::Details.like("%\"status\":\"in_progress\"%")),
-                ),
-        )
+        .filter(activity_log::Column::ToStatus.eq(TaskStatus::InProgress))
         .group_by(activity_log::Column::TaskId)
         .into_tuple()
         .all(db)
@@ -416,14 +394,21 @@ async fn daily_status_counts(
     today: NaiveDate,
 ) -> AppResult<Vec<(NaiveDate, StatusCounts)>> {
     let horizon = end_of(Ord::max(Ord::min(range.to, today), range.from));
-    let rows: Vec<(Option<Uuid>, String, String, DateTime<Utc>)> = activity_log::Entity::find()
+    let deleted = EventType::TaskDeleted.as_str();
+    /// (task, action, status after, at) of each logged creation, move and deletion.
+    type StatusChange = (Option<Uuid>, String, Option<TaskStatus>, DateTime<Utc>);
+    let rows: Vec<StatusChange> = activity_log::Entity::find()
         .select_only()
         .column(activity_log::Column::TaskId)
         .column(activity_log::Column::Action)
-        .column(activity_log::Column::Details)
+        .column(activity_log::Column::ToStatus)
         .column(activity_log::Column::CreatedAt)
         .filter(activity_log::Column::ProjectId.eq(id))
-        .filter(activity_log::Column::Action.is_in(["task.created", "task.moved", "task.deleted"]))
+        .filter(
+            Condition::any()
+                .add(activity_log::Column::ToStatus.is_not_null())
+                .add(activity_log::Column::Action.eq(deleted)),
+        )
         .filter(activity_log::Column::CreatedAt.lt(horizon))
         .order_by_asc(activity_log::Column::CreatedAt)
         .order_by_asc(activity_log::Column::Id)
@@ -433,23 +418,9 @@ async fn daily_status_counts(
 
     // Each task's timeline: (since, status or None once deleted).
     let mut timelines: HashMap<Uuid, Timeline> = HashMap::new();
-    for (task_id, action, details, at) in rows {
+    for (task_id, action, to_status, at) in rows {
         let Some(task_id) = task_id else { continue };
-        let next = match action.as_str() {
-            "task.deleted" => None,
-            _ => {
-                let details: Value = serde_json::from_str(&details).unwrap_or(Value::Null);
-                let key = if action == "task.created" {
-                    "status"
-                } else {
-                    "to"
-                };
-                match details[key].as_str().and_then(status_of) {
-                    Some(s) => Some(s),
-                    None => continue,
-                }
-            }
-        };
+        let next = if action == deleted { None } else { to_status };
         timelines.entry(task_id).or_default().push((at, next));
     }
 

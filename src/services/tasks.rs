@@ -7,7 +7,7 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -25,12 +25,14 @@ use crate::models::project_members::ProjectRole;
 use crate::models::task_labels;
 use crate::models::tasks::{self, Priority, TaskStatus};
 use crate::services::changes::{Change, ProjectChange, membership};
+use crate::services::event::{EventData, TaskData, TaskMove, TaskUpdate};
+use crate::services::notifications::NotificationKind;
 use crate::services::position;
 use crate::services::projects::visible;
 use crate::services::users::like_pattern;
 use crate::state::AppState;
 
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({
     "id": "01936f0e-2b3c-7d4e-8f90-a1b2c3d4e5f6", "project_id": "01936f0e-1c2a-7cc0-9d4e-3f5a6b7c8d9e",
     "title": "Write the launch post", "description": "", "status": "in_progress", "priority": "high",
@@ -223,16 +225,18 @@ pub async fn create(state: &AppState, actor: &Principal, new: NewTask) -> AppRes
     if let Some(assignee) = task.assignee_id {
         let message = assigned_message(&change, &task.title);
         change
-            .notify(assignee, "task.assigned", Some(task.id), message)
+            .notify(
+                assignee,
+                NotificationKind::TaskAssigned,
+                Some(task.id),
+                message,
+            )
             .await?;
     }
     change
         .record(Change {
-            kind: "task.created",
-            task_id: Some(task.id),
-            subject: None,
             details: json!({"title": task.title, "status": task.status}),
-            data: json!({"task": task}),
+            data: EventData::TaskCreated(TaskData { task: task.clone() }),
         })
         .await?;
     change.commit(state).await?;
@@ -398,16 +402,16 @@ pub async fn update(
     if let Some(assignee) = assignee.filter(|a| Some(*a) != current.assignee_id) {
         let message = assigned_message(&change, &task.title);
         change
-            .notify(assignee, "task.assigned", Some(id), message)
+            .notify(assignee, NotificationKind::TaskAssigned, Some(id), message)
             .await?;
     }
     change
         .record(Change {
-            kind: "task.updated",
-            task_id: Some(id),
-            subject: None,
             details: json!({"changes": changed}),
-            data: json!({"task": task, "changes": changed}),
+            data: EventData::TaskUpdated(TaskUpdate {
+                task: task.clone(),
+                changes: changed.iter().map(|c| c.to_string()).collect(),
+            }),
         })
         .await?;
     change.commit(state).await?;
@@ -528,11 +532,12 @@ pub async fn move_task(
     let task = Task::from(&moved);
     change
         .record(Change {
-            kind: "task.moved",
-            task_id: Some(id),
-            subject: None,
             details: json!({"from": from, "to": status}),
-            data: json!({"task": task, "from": from, "to": status}),
+            data: EventData::TaskMoved(TaskMove {
+                task: task.clone(),
+                from,
+                to: status,
+            }),
         })
         .await?;
     change.commit(state).await?;
@@ -549,11 +554,8 @@ pub async fn delete(
     let task = Task::from(&current);
     change
         .record(Change {
-            kind: "task.deleted",
-            task_id: Some(id),
-            subject: None,
             details: json!({"title": task.title}),
-            data: json!({"task": task}),
+            data: EventData::TaskDeleted(TaskData { task }),
         })
         .await?;
     tasks::Entity::delete_by_id(id).exec(&change.txn).await?;

@@ -6,7 +6,7 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -20,7 +20,7 @@ use crate::realtime::bus::BusMessage;
 use crate::state::AppState;
 
 /// A user as the API shows it (never the password hash).
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[schema(example = json!({
     "id": "01936f0e-1c2a-7cc0-9d4e-3f5a6b7c8d9e", "email": "ada@example.com",
     "full_name": "Ada Lovelace", "role": "member", "is_active": true,
