@@ -639,3 +639,53 @@ async fn render_readme_charts() {
         std::fs::write(format!("{dir}/{report}.svg"), svg).expect("write");
     }
 }
+
+/// The activity's status columns of a database created before they existed are backfilled
+/// from the entries' details, and the reports then answer exactly as over columns written
+/// live: the down migration drops them, the up migration rebuilds them from the text.
+#[tokio::test]
+async fn reports_answer_the_same_over_backfilled_status_columns() {
+    use migration::{Migrator, MigratorTrait};
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+
+    let h = history().await;
+    let from = day(h.today, 11);
+    let paths = [
+        format!("/reports/projects/{}/summary", h.pid),
+        format!(
+            "/reports/projects/{}/cumulative-flow?from={from}&to={}",
+            h.pid, h.today
+        ),
+        format!(
+            "/reports/projects/{}/burndown?from={from}&to={}",
+            h.pid, h.today
+        ),
+    ];
+    let mut live = Vec::new();
+    for path in &paths {
+        live.push(get_json(&h.app, &h.owner, path).await);
+    }
+
+    let db = &h.app.state.db.write;
+    Migrator::down(db, Some(1))
+        .await
+        .expect("down to the initial schema");
+    Migrator::up(db, None).await.expect("up again: backfill");
+    use flowtrack::models::activity_log::{Column, Entity};
+    let with_status = Entity::find()
+        .filter(Column::ToStatus.is_not_null())
+        .count(db)
+        .await
+        .expect("count");
+    // Five creations (A–E) and six moves.
+    assert_eq!(with_status, 11);
+
+    // A new instance: nothing cached from before.
+    let mut config = h.app.state.config.clone();
+    config.bind = "127.0.0.1:0".parse().expect("addr");
+    config.redis_prefix = format!("fttest-{}", uuid::Uuid::now_v7().simple());
+    let fresh = TestApp::start(config, h.app.db.clone()).await;
+    for (path, before) in paths.iter().zip(&live) {
+        assert_eq!(&get_json(&fresh, &h.owner, path).await, before, "{path}");
+    }
+}
