@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { Session, jwtExp, type RefreshTokenStorage } from './client';
 import { ApiError, errorFromResponse } from './errors';
+import type { User } from './types';
 
 const BASE = 'http://flowtrack.test';
 
@@ -22,7 +23,7 @@ function json(status: number, body: unknown, headers: Record<string, string> = {
   });
 }
 
-const user = { id: 'u1', email: 'a@example.com', full_name: 'A', role: 'member', is_active: true, created_at: 'x', updated_at: 'x' };
+const user: User = { id: 'u1', email: 'a@example.com', full_name: 'A', role: 'member', is_active: true, created_at: 'x', updated_at: 'x' };
 const pair = (n: number) => ({ access_token: `access-${n}`, refresh_token: `refresh-${n}`, token_type: 'bearer', expires_in: 900, user });
 const unauthorized = () => json(401, { code: 'unauthorized', status: 401, title: 'Unauthorized', detail: 'token expired' });
 
