@@ -48,11 +48,13 @@ test('a member is added from the members page', async ({ browser }) => {
   await page.getByRole('link', { name: 'Members' }).or(page.getByRole('button', { name: 'Members' })).first().click();
   await expect(page).toHaveURL(new RegExp(`/app/projects/${project.id}/members$`));
   await page.getByLabel('Email').fill(teammate.user.email);
-  await page.getByRole('button', { name: /^Add/ }).click();
-  await expect(page.getByText('Tomás Teammate').first()).toBeVisible();
+  await page.getByRole('combobox', { name: 'Role', exact: true }).selectOption({ label: 'Viewer' });
+  await page.getByRole('button', { name: 'Invite' }).click();
+  const list = page.getByRole('list', { name: 'Members' });
+  await expect(list.getByRole('listitem').filter({ hasText: 'Tomás Teammate' })).toBeVisible();
 
   const members: { user: { id: string }; role: string }[] = await owner.call('GET', `/projects/${project.id}/members`);
-  expect(members.map((m) => m.user.id)).toContain(teammate.user.id);
+  expect(members.find((m) => m.user.id === teammate.user.id)?.role).toBe('viewer');
   await context.close();
 });
 

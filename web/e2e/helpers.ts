@@ -265,5 +265,6 @@ export async function expectAccessible(page: Page, what: string, include?: strin
           .join('\n'),
     )
     .join('\n');
-  expect(bad, `accessibility violations on ${what}:\n${report}`).toEqual([]);
+  // Soft: the test goes on (and takes its other screenshots), yet fails at its end.
+  expect.soft(bad.length, `accessibility violations on ${what}:\n${report}`).toBe(0);
 }

@@ -45,6 +45,10 @@ async function realisticProject(): Promise<{ owner: Api; mate: Api; projectId: s
     if (title === 'Draft the pricing page') taskId = task.id;
   }
   await owner.call('POST', `/tasks/${taskId}/comments`, { body: 'Numbers are in the spreadsheet; copy still to come.' });
+  // Something for the owner's bell: Grace comments on Ada's task and hands her another one.
+  await mate.call('POST', `/tasks/${taskId}/comments`, { body: 'Copy for the enterprise tier is in the doc.' });
+  const review = await mate.createTask(project.id, 'Proofread the FAQ', { status: 'review' });
+  await mate.call('PATCH', `/tasks/${review.id}`, { assignee_id: owner.user.id });
   return { owner, mate, projectId: project.id, taskId };
 }
 
@@ -84,7 +88,7 @@ for (const { label, viewport } of SIZES) {
     await expect(dialog).toBeVisible();
     await expect(dialog.getByText('Numbers are in the spreadsheet')).toBeVisible();
     await screenshot(page, `task-dialog-${label}`);
-    if (label === 'desktop') await expectAccessible(page, 'the task dialog', '[role="dialog"]');
+    if (label === 'desktop') await expectAccessible(page, 'the task dialog', 'dialog[open], [role="dialog"]');
     await page.keyboard.press('Escape');
     await expect(dialog).toBeHidden();
 
