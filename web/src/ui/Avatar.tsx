@@ -20,7 +20,7 @@ export function Avatar({ name, id, size = 'md', decorative }: { name: string; id
   return (
     <span
       className={`avatar avatar-${size}`}
-      style={{ background: `hsl(${h} 55% 38%)` }}
+      style={{ background: `hsl(${h} 55% 30%)` }}
       title={name}
       role={decorative ? undefined : 'img'}
       aria-label={decorative ? undefined : name}
