@@ -118,73 +118,10 @@ export default function ReportsPage() {
               <dd>{duration(s.median_cycle_time_seconds)}</dd>
             </div>
           </dl>
-          <div className="report-grid">
-            <section className="card-panel" aria-labelledby="by-status">
-              <h2 id="by-status">By status</h2>
-              <table className="mini-table">
-                <tbody>
-                  {STATUSES.map((st) => (
-                    <tr key={st}>
-                      <th scope="row">{STATUS_LABEL[st]}</th>
-                      <td>{s.by_status[st]}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </section>
-            <section className="card-panel" aria-labelledby="by-priority">
-              <h2 id="by-priority">By priority</h2>
-              <table className="mini-table">
-                <tbody>
-                  {PRIORITIES.map((p) => (
-                    <tr key={p}>
-                      <th scope="row">{PRIORITY_LABEL[p]}</th>
-                      <td>{s.by_priority[p]}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </section>
-            <section className="card-panel" aria-labelledby="by-assignee">
-              <h2 id="by-assignee">By assignee</h2>
-              <table className="mini-table">
-                <thead>
-                  <tr>
-                    <th scope="col">Assignee</th>
-                    <th scope="col">Done</th>
-                    <th scope="col">Total</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {s.by_assignee.map((a) => (
-                    <tr key={a.assignee_id ?? 'none'}>
-                      <th scope="row">{a.assignee_id ? (names.get(a.assignee_id) ?? 'Former member') : 'Unassigned'}</th>
-                      <td>{a.done}</td>
-                      <td>{a.total}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </section>
-            <section className="card-panel" aria-labelledby="per-week">
-              <h2 id="per-week">Completed per week</h2>
-              <table className="mini-table">
-                <tbody>
-                  {s.completed_per_week.map((w) => (
-                    <tr key={w.week}>
-                      <th scope="row">{w.week}</th>
-                      <td>
-                        <span className="bar" style={{ width: `${Math.min(100, w.count * 8)}px` }} aria-hidden="true" /> {w.count}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </section>
-          </div>
         </>
       ) : null}
 
+      <h2 className="section-title">Trends</h2>
       <div className="toolbar range">
         <div className="field field-inline">
           <label htmlFor="range-from">From</label>
@@ -242,6 +179,75 @@ export default function ReportsPage() {
           )}
         </section>
       </div>
+      {s && (
+        <>
+          <h2 className="section-title">Breakdown</h2>
+          <div className="report-grid">
+        <section className="card-panel" aria-labelledby="by-status">
+          <h2 id="by-status">By status</h2>
+          <table className="mini-table">
+            <tbody>
+              {STATUSES.map((st) => (
+                <tr key={st}>
+                  <th scope="row">{STATUS_LABEL[st]}</th>
+                  <td>{s.by_status[st]}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+        <section className="card-panel" aria-labelledby="by-priority">
+          <h2 id="by-priority">By priority</h2>
+          <table className="mini-table">
+            <tbody>
+              {PRIORITIES.map((p) => (
+                <tr key={p}>
+                  <th scope="row">{PRIORITY_LABEL[p]}</th>
+                  <td>{s.by_priority[p]}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+        <section className="card-panel" aria-labelledby="by-assignee">
+          <h2 id="by-assignee">By assignee</h2>
+          <table className="mini-table">
+            <thead>
+              <tr>
+                <th scope="col">Assignee</th>
+                <th scope="col">Done</th>
+                <th scope="col">Total</th>
+              </tr>
+            </thead>
+            <tbody>
+              {s.by_assignee.map((a) => (
+                <tr key={a.assignee_id ?? 'none'}>
+                  <th scope="row">{a.assignee_id ? (names.get(a.assignee_id) ?? 'Former member') : 'Unassigned'}</th>
+                  <td>{a.done}</td>
+                  <td>{a.total}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+        <section className="card-panel" aria-labelledby="per-week">
+          <h2 id="per-week">Completed per week</h2>
+          <table className="mini-table">
+            <tbody>
+              {s.completed_per_week.map((w) => (
+                <tr key={w.week}>
+                  <th scope="row">{w.week}</th>
+                  <td>
+                    <span className="bar" style={{ width: `${Math.min(100, w.count * 8)}px` }} aria-hidden="true" /> {w.count}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+      </div>
+        </>
+      )}
     </div>
   );
 }

@@ -16,13 +16,15 @@ interface ChartProps {
 
 const W = 640;
 const H = 260;
-const PAD = { l: 40, r: 12, t: 12, b: 28 };
+const PAD = { l: 40, r: 24, t: 12, b: 28 };
 
-function niceMax(n: number): number {
-  if (n <= 5) return 5;
-  const p = 10 ** Math.floor(Math.log10(n));
-  const m = n / p;
-  return (m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
+/** A maximum for the y axis that splits into 4 round steps. */
+export function niceMax(n: number): number {
+  const raw = Math.max(1, n) / 4;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  const m = raw / p;
+  const step = (m <= 1 ? 1 : m <= 2 ? 2 : m <= 2.5 ? 2.5 : m <= 5 ? 5 : 10) * p;
+  return Math.max(4, Math.ceil(step) * 4);
 }
 
 /** A small SVG chart: stacked areas (cumulative flow) or lines (burndown). */
@@ -77,7 +79,7 @@ export function Chart({ title, dates, series, values, stacked }: ChartProps) {
         {ticks.map((t) => (
           <g key={t}>
             <line x1={PAD.l} x2={W - PAD.r} y1={y(t)} y2={y(t)} stroke="#d9dde5" strokeWidth={1} />
-            <text x={PAD.l - 6} y={y(t) + 4} textAnchor="end" fontSize="11" fill="#4a5263">
+            <text x={PAD.l - 6} y={y(t) + 4} textAnchor="end" fontSize="13" fill="#4a5263">
               {Math.round(t)}
             </text>
           </g>
@@ -85,7 +87,7 @@ export function Chart({ title, dates, series, values, stacked }: ChartProps) {
         {shapes}
         {dates.map((d, i) =>
           i % labelEvery === 0 || i === n - 1 ? (
-            <text key={d} x={x(i)} y={H - 8} textAnchor="middle" fontSize="11" fill="#4a5263">
+            <text key={d} x={x(i)} y={H - 8} textAnchor={i === n - 1 && n > 1 ? 'end' : i === 0 ? 'start' : 'middle'} fontSize="13" fill="#4a5263">
               {d.slice(5)}
             </text>
           ) : null,
