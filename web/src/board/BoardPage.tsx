@@ -263,7 +263,8 @@ export function BoardPage() {
       if (oldIndex !== newIndex && newIndex >= 0) list = arrayMove(list, oldIndex, newIndex);
     }
     const fullIds = data.columns.find((c) => c.status === to)!.tasks.map((t) => t.id);
-    const after = isFiltering(filters) ? placeAmongAll(fullIds, list, aid) : placeAmongAll(fullIds, list, aid);
+    // With filters on, only some cards were visible: place the task among all of them.
+    const after = placeAmongAll(fullIds, list, aid);
     void move(aid, to, after);
   }
 

@@ -99,9 +99,10 @@ export class LiveSocket {
     this.pingTimer = null;
   }
 
-  private async connect() {
+  private async connect(quiet = false) {
     if (this.stopped) return;
-    this.setStatus(this.everOpened ? 'reconnecting' : 'connecting');
+    // A planned reconnect (token renewal) keeps showing "Live"; a failure shows "Reconnecting…".
+    if (!quiet) this.setStatus(this.everOpened ? 'reconnecting' : 'connecting');
     let token: string;
     try {
       token = await this.o.getToken(this.forceRefresh);
@@ -159,8 +160,7 @@ export class LiveSocket {
         // Token expired or revoked: refresh, then reconnect at once.
         this.forceRefresh = true;
         this.attempt = 0;
-        this.setStatus('reconnecting');
-        void this.connect();
+        void this.connect(true);
         return;
       }
       // Refused at the upgrade (e.g. a revoked token): use a refreshed token next time.
