@@ -97,9 +97,17 @@ test('a card moves to another column with the keyboard alone', async ({ browser 
   const moving = card(column(page, 'To do'), 'Move me by keyboard');
   await moving.focus();
   await expect(moving).toBeFocused();
+  // As a screen-reader user would: each key once the previous one was announced (the
+  // drag-and-drop library measures the columns on the frames after a drag starts).
+  // (The live region holds only the latest announcement: "Picked up…" is at once followed
+  // by "…is over To do".)
+  const announced = (text: RegExp) => expect(page.getByRole('status').filter({ hasText: text })).toBeAttached();
   await page.keyboard.press('Space');
+  await announced(/^(Picked up task Move me by keyboard|Task Move me by keyboard is over To do)/);
   await page.keyboard.press('ArrowRight');
+  await announced(/^Task Move me by keyboard is over In progress/);
   await page.keyboard.press('Space');
+  await announced(/^Task Move me by keyboard was moved to In progress/);
 
   await expect(card(column(page, 'In progress'), 'Move me by keyboard')).toBeVisible();
   await expect(card(column(page, 'To do'), 'Move me by keyboard')).toHaveCount(0);

@@ -118,7 +118,9 @@ export class Api {
 
 /** Registers a new user through the API of `base`. */
 export async function registerUser(base: string = URL_A, name = 'E2E User'): Promise<Api> {
-  const email = `${unique('e2e').toLowerCase()}@example.com`;
+  // Readable in screenshots (ada-lovelace-…@example.com), unique across runs.
+  const slug = name.toLowerCase().normalize('NFD').replace(/[^a-z]+/g, '-').replace(/^-|-$/g, '') || 'user';
+  const email = `${slug}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}@example.com`;
   const response = await fetch(`${base}/auth/register`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
