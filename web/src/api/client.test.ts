@@ -211,3 +211,15 @@ describe('jwtExp', () => {
     expect(jwtExp('garbage')).toBeNull();
   });
 });
+
+describe('proactive refresh', () => {
+  it('refreshes before sending when the access token is about to expire', async () => {
+    const srv = fakeServer();
+    const s = new Session({ fetch: srv.fetch, storage: memoryStorage('refresh-1'), baseUrl: BASE });
+    const payload = btoa(JSON.stringify({ exp: Math.floor(Date.now() / 1000) + 3 })).replace(/=+$/, '');
+    s.setPair({ ...pair(1), access_token: `h.${payload}.s` });
+    const res = await s.fetch(req('/projects'));
+    expect(res.status).toBe(200);
+    expect(srv.calls.map((c) => c.path)).toEqual(['/auth/refresh', '/projects']);
+  });
+});

@@ -159,7 +159,9 @@ export class Session {
     const path = new URL(input.url).pathname;
     const isAuthRoute = path.startsWith('/auth/');
     const retry = input.clone();
-    if (!isAuthRoute && !this.access && this.opts.storage.get()) {
+    const exp = this.access ? jwtExp(this.access) : null;
+    const expiring = exp !== null && exp - Date.now() / 1000 < 10;
+    if (!isAuthRoute && (!this.access || expiring) && this.opts.storage.get()) {
       try {
         await this.refresh();
       } catch (e) {
