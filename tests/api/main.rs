@@ -10,6 +10,7 @@ mod board;
 mod cli;
 mod comments_activity;
 mod contract;
+mod docs;
 mod events;
 mod http_core;
 mod ops;
