@@ -13,6 +13,8 @@ mod contract;
 mod docs;
 mod events;
 mod http_core;
+mod membership_live;
+mod model;
 mod ops;
 mod projects;
 mod realtime;
