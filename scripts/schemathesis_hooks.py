@@ -8,7 +8,7 @@
    Tokens come from POST /auth/login, like any client's.
 
 2. Facts a schema cannot state. JSON Schema describes one request in isolation; a few of
-   FlowTrack's rules depend on other fields, on secrets or on the server's state (API.md).
+   FlowTrack's rules depend on other fields, on secrets or on the server's state (docs/api.md).
    For the *positive* cases only (those Schemathesis expects to succeed), the hooks below
    make the generated request satisfy these rules, the way a real client would; the request
    keeps its generated shape otherwise (and Schemathesis re-validates it after the hook).

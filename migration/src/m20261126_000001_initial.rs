@@ -1,4 +1,4 @@
-//! The whole data model of DESIGN.md: users and their refresh tokens, projects with their
+//! The whole data model (docs/architecture.md, "Data"): users and their refresh tokens, projects with their
 //! members, tasks (and their labels), comments, the activity log, the per-project event log
 //! (the outbox that real-time delivery and resume read), personal notifications and settings.
 //!

@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 use crate::core::error::{AppError, FieldError};
 use crate::core::validate;
 
-/// The largest request body accepted (API.md: over 1 MiB → 413).
+/// The largest request body accepted (docs/api.md: over 1 MiB → 413).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// A field of a PATCH body that may also be cleared with `null`.

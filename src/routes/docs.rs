@@ -160,7 +160,7 @@ pub fn complete(openapi: &mut utoipa::openapi::OpenApi) {
 }
 
 /// An optional request body (`Option<T>` in the handler's annotation) is either absent or a
-/// JSON object: a `null` body is a 422 like any body that is not an object (API.md), so the
+/// JSON object: a `null` body is a 422 like any body that is not an object (docs/api.md), so the
 /// `null` alternative utoipa derives from the `Option` is dropped.
 fn optional_body_is_never_null(operation: &mut utoipa::openapi::path::Operation) {
     use utoipa::openapi::Required;

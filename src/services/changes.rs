@@ -1,4 +1,4 @@
-//! The write path of every change clients must see (DESIGN.md "Write path"):
+//! The write path of every change clients must see (docs/architecture.md, "The write path"):
 //!
 //! 1. begin a transaction on the write connection and lock the project row
 //!    (`SELECT … FOR UPDATE` on PostgreSQL; SQLite runs one writer at a time),

@@ -1,5 +1,5 @@
 //! The authorization matrix of the project area: every route × every kind of caller, with
-//! the exact answer API.md promises (a non-member gets 404, never 403; a viewer writing
+//! the exact answer docs/api.md promises (a non-member gets 404, never 403; a viewer writing
 //! gets 403; no token gets 401; an admin acts as owner).
 //!
 //! Each case runs against a fresh fixture (project, members, task, comment), so

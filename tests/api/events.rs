@@ -1,5 +1,5 @@
 //! The stored events (the outbox the WebSocket replays from): one per committed change,
-//! with exactly the message shape of API.md "Real-time".
+//! with exactly the message shape of docs/api.md, "Real-time".
 
 use flowtrack::models::activity_log;
 use reqwest::Response;

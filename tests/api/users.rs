@@ -1518,7 +1518,7 @@ async fn a_deactivation_reaches_every_instance() {
         .await
         .expect("send");
     no_content(response).await;
-    // API.md: within 1 s on every instance. The bound here is lenient on purpose (the
+    // docs/api.md: within 1 s on every instance. The bound here is lenient on purpose (the
     // cache's own lifetime is 30 s): this checks that the change is pushed, not how fast.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {

@@ -1,4 +1,4 @@
-//! The web app embedded in the binary and served under `/app/` (API.md, "Web app"): redirects,
+//! The web app embedded in the binary and served under `/app/` (docs/api.md, "Web app"): redirects,
 //! deep links answered with `index.html`, caching of hashed assets, the security headers,
 //! and `flowtrack openapi`. Written so that they hold for the real app and for the
 //! placeholder page embedded when the app was not built (`FLOWTRACK_SKIP_WEB_BUILD=1`): both
