@@ -270,3 +270,23 @@ export async function expectAccessible(page: Page, what: string, include?: strin
   // Soft: the test goes on (and takes its other screenshots), yet fails at its end.
   expect.soft(bad.length, `accessibility violations on ${what}:\n${report}`).toBe(0);
 }
+
+/**
+ * Records what a person would never see but a broken page shows in its console: uncaught
+ * errors, Content-Security-Policy refusals, and app files that failed to load. API answers
+ * are left out (a 401 before a token refresh, a 412 conflict are part of normal work).
+ */
+export function watchForPageErrors(page: Page): () => string[] {
+  const problems: string[] = [];
+  page.on('pageerror', (error) => problems.push(`uncaught: ${error.message}`));
+  page.on('console', (message) => {
+    const text = message.text();
+    if (/Content[- ]Security[- ]Policy/i.test(text)) problems.push(`CSP: ${text}`);
+    else if (message.type() === 'error' && !/Failed to load resource/.test(text)) problems.push(`console: ${text}`);
+  });
+  page.on('response', (response) => {
+    const path = new URL(response.url()).pathname;
+    if (path.startsWith('/app/') && response.status() >= 400) problems.push(`${response.status()} ${path}`);
+  });
+  return () => problems;
+}

@@ -12,6 +12,7 @@ import {
   registerUser,
   screenshot,
   signedInContext,
+  watchForPageErrors,
 } from './helpers';
 
 const SIZES = [
@@ -63,6 +64,7 @@ for (const { label, viewport } of SIZES) {
 
     const visitor = await browser.newContext({ viewport });
     const anonymous = await visitor.newPage();
+    const anonymousProblems = watchForPageErrors(anonymous);
     await anonymous.goto('/app/signin');
     await expect(anonymous.getByRole('button', { name: 'Sign in' })).toBeVisible();
     await screenshot(anonymous, `signin-${label}`);
@@ -70,9 +72,11 @@ for (const { label, viewport } of SIZES) {
     await anonymous.goto('/app/register');
     await expect(anonymous.getByRole('button', { name: 'Create account' })).toBeVisible();
     await screenshot(anonymous, `register-${label}`);
+    expect(anonymousProblems(), 'errors on the sign-in and register pages').toEqual([]);
     await visitor.close();
 
     const page = await signedIn(browser, owner, viewport);
+    const problems = watchForPageErrors(page);
     await page.goto('/app/projects');
     await expect(page.getByRole('link', { name: 'Website relaunch' })).toBeVisible();
     await screenshot(page, `projects-${label}`);
@@ -117,6 +121,8 @@ for (const { label, viewport } of SIZES) {
     // The task's own address, as a shared link would open it.
     await page.goto(`/app/projects/${projectId}/tasks/${taskId}`);
     await expect(page.getByRole('dialog', { name: 'Draft the pricing page' })).toBeVisible();
+    // No script error, CSP refusal or missing app file on any screen.
+    expect(problems(), 'errors while visiting every screen').toEqual([]);
     await page.context().close();
   });
 }
