@@ -675,3 +675,174 @@ async fn a_project_created_while_its_creators_sockets_open_reaches_them() {
         }
     }
 }
+
+/// A Redis server of a test's own, which the test may kill, restart, pause and resume.
+struct OwnRedis {
+    port: u16,
+    dir: tempfile::TempDir,
+    child: Option<tokio::process::Child>,
+}
+
+impl OwnRedis {
+    async fn start() -> Option<Self> {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").ok()?;
+        let port = probe.local_addr().ok()?.port();
+        drop(probe);
+        let mut redis = Self {
+            port,
+            dir: tempfile::tempdir().ok()?,
+            child: None,
+        };
+        redis.spawn().await.then_some(redis)
+    }
+
+    async fn spawn(&mut self) -> bool {
+        let child = tokio::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn();
+        let Ok(child) = child else { return false };
+        self.child = Some(child);
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+
+    async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await; // SIGKILL
+            let _ = child.wait().await;
+        }
+    }
+
+    /// Sends SIGSTOP (`pause`) or SIGCONT: a paused Redis holds every message.
+    async fn signal(&self, signal: &str) {
+        let pid = self
+            .child
+            .as_ref()
+            .and_then(|c| c.id())
+            .expect("redis runs");
+        let status = tokio::process::Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .await
+            .expect("kill");
+        assert!(status.success(), "kill {signal} {pid}");
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+/// Two instances on PostgreSQL sharing a Redis of the test's own; `None` when the run has
+/// no PostgreSQL or no `redis-server`.
+async fn pair_with_own_redis() -> Option<(OwnRedis, TestApp, TestApp)> {
+    if !on_postgres() {
+        eprintln!("skipped: needs PostgreSQL");
+        return None;
+    }
+    let Some(redis) = OwnRedis::start().await else {
+        eprintln!("skipped: no redis-server binary");
+        return None;
+    };
+    let url = redis.url();
+    let a = TestApp::spawn_with(|cfg| cfg.redis_url = Some(url.clone())).await;
+    let b = a.spawn_sibling().await;
+    Some((redis, a, b))
+}
+
+/// Reads until the project's events `1..=last` all came (or 10 s passed); returns their seqs.
+async fn seqs_of(ws: &mut WsClient, pid: &str, last: i64) -> Vec<i64> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut seqs = Vec::new();
+    while seqs.last() != Some(&last) {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match ws.next_json_within(left).await {
+            Some(m) if m["project_id"] == pid && m["seq"].is_i64() => {
+                seqs.push(m["seq"].as_i64().expect("seq"));
+            }
+            Some(_) => {}
+            None => break,
+        }
+    }
+    seqs
+}
+
+/// Redis is down (SIGKILL) while a user creates a project through instance A and another
+/// user is added to it; both are connected to instance B. The outage may delay their
+/// events, not lose them: once Redis is back, B's sockets get the project from seq 1.
+#[tokio::test]
+async fn joins_made_during_a_redis_outage_reach_sockets_on_another_instance() {
+    let Some((mut redis, a, b)) = pair_with_own_redis().await else {
+        return;
+    };
+    let owner = a.register().await;
+    let member = a.register().await;
+    let mut owner_on_b = b.ws(&owner, "").await;
+    let mut member_on_b = b.ws(&member, "").await;
+    redis.kill().await;
+    let project = a.create_project(&owner, "Made in the dark").await; // 1
+    let pid = id(&project);
+    a.create_task(&owner, &pid, json!({"title": "dark"})).await; // 2
+    a.add_member(&owner, &pid, &member, "editor").await; // 3
+    assert!(redis.spawn().await, "redis restarts");
+    // Let both instances reconnect to Redis, then one more change.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    a.create_task(&owner, &pid, json!({"title": "light"})).await; // 4
+    assert_eq!(
+        seqs_of(&mut owner_on_b, &pid, 4).await,
+        [1, 2, 3, 4],
+        "the creator's socket on the other instance"
+    );
+    assert_eq!(
+        seqs_of(&mut member_on_b, &pid, 4).await,
+        [3, 4],
+        "the added member's socket on the other instance"
+    );
+    redis.kill().await;
+}
+
+/// Redis is slow (paused) while a user creates a project through instance A and adds a
+/// second user, whose socket then opens on instance B and follows the project from the
+/// database. B's hub must not take the held-up events for delivered ones: the creator's
+/// socket on B still gets the project from seq 1.
+#[tokio::test]
+async fn a_socket_following_ahead_of_a_slow_redis_does_not_swallow_a_join() {
+    let Some((mut redis, a, b)) = pair_with_own_redis().await else {
+        return;
+    };
+    let owner = a.register().await;
+    let member = a.register().await;
+    let mut owner_on_b = b.ws(&owner, "").await;
+    redis.signal("-STOP").await;
+    let project = a.create_project(&owner, "Slow news").await; // 1
+    let pid = id(&project);
+    a.add_member(&owner, &pid, &member, "viewer").await; // 2
+    // B reads the membership (seq 2) from the database before Redis tells it about 1 and 2.
+    let mut member_on_b = b.ws(&member, "").await;
+    redis.signal("-CONT").await;
+    a.create_task(&owner, &pid, json!({"title": "news"})).await; // 3
+    assert_eq!(
+        seqs_of(&mut member_on_b, &pid, 3).await.last(),
+        Some(&3),
+        "the member's socket on B"
+    );
+    assert_eq!(
+        seqs_of(&mut owner_on_b, &pid, 3).await,
+        [1, 2, 3],
+        "the creator's socket on B, open all along"
+    );
+    redis.kill().await;
+}
