@@ -1,7 +1,9 @@
 //! Tokens and passwords.
 //!
 //! - Access tokens: JWT HS256 with `sub`, `exp`, `iat`, `iss`, `aud`, `jti`, `typ`="access";
-//!   only HS256 is accepted, every claim is checked against the injectable clock.
+//!   only HS256 is accepted, every claim is checked against the injectable clock.  Signed and
+//!   verified here on `hmac` + `sha2` (RFC 7515/7519, compact form): a JWT library would bring
+//!   RSA/EC code (and RUSTSEC-2023-0071's `rsa`) that an HS256-only server never runs.
 //! - Refresh tokens: 256 random bits, base64url; only their SHA-256 is stored.
 //! - Passwords: argon2id (m=19456 KiB, t=2, p=1), computed on the blocking pool behind a
 //!   semaphore so a login storm cannot starve the async runtime or other requests.
@@ -13,7 +15,8 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
+use hmac::{Hmac, KeyInit as _, Mac as _};
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -26,6 +29,11 @@ const ACCESS_TYPE: &str = "access";
 /// Clock skew tolerated on `exp` and `iat`.
 pub const LEEWAY_SECS: i64 = 60;
 
+/// `{"typ":"JWT","alg":"HS256"}` in base64url: the header of every token issued.
+const HEADER_B64: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9";
+
+/// Every field is required (a token missing one does not deserialize); unknown ones are
+/// ignored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: Uuid,
@@ -35,6 +43,14 @@ pub struct Claims {
     pub aud: String,
     pub jti: Uuid,
     pub typ: String,
+}
+
+/// The JOSE header fields that matter when verifying: `alg` must be exactly "HS256", and no
+/// `crit` extension is understood (RFC 7515 §4.1.11).  Other fields (`typ`, `kid`…) are ignored.
+#[derive(Deserialize)]
+struct JoseHeader {
+    alg: String,
+    crit: Option<IgnoredAny>,
 }
 
 /// Why a bearer token was refused (all answer the same 401; the reason is for logs/tests).
@@ -47,35 +63,74 @@ pub enum TokenError {
 }
 
 pub struct JwtKeys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
+    /// HMAC-SHA256 keyed with the secret, cloned for each token.
+    mac: Hmac<Sha256>,
     /// Tokens whose signature and claims were already checked: a repeated request skips the
     /// HMAC and JSON work (time is still checked on every use).
     verified: moka::sync::Cache<String, Arc<Claims>>,
 }
 
+/// base64url (no padding, as JWS requires) then JSON.
+fn decode_part<T: DeserializeOwned>(part: &str) -> Result<T, TokenError> {
+    let json = URL_SAFE_NO_PAD
+        .decode(part)
+        .map_err(|_| TokenError::Malformed)?;
+    serde_json::from_slice(&json).map_err(|_| TokenError::Malformed)
+}
+
 impl JwtKeys {
     /// Keys from the secret's UTF-8 bytes.
     pub fn new(secret: &str) -> Self {
-        let mut validation = Validation::new(jsonwebtoken::Algorithm::HS256);
-        validation.algorithms = vec![jsonwebtoken::Algorithm::HS256];
-        validation.set_issuer(&[ISSUER]);
-        validation.set_audience(&[AUDIENCE]);
-        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-        // Time is checked in `verify_access` against the injectable clock.
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.leeway = 0;
         Self {
-            encoding: EncodingKey::from_secret(secret.as_bytes()),
-            decoding: DecodingKey::from_secret(secret.as_bytes()),
-            validation,
+            // HMAC takes keys of any length: this cannot fail.
+            mac: Hmac::new_from_slice(secret.as_bytes()).expect("HMAC accepts any key length"),
             verified: moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_idle(std::time::Duration::from_secs(900))
                 .build(),
         }
+    }
+
+    /// `header.payload.signature` for these claims.
+    fn sign(&self, claims: &Claims) -> AppResult<String> {
+        let payload = serde_json::to_vec(claims)
+            .map_err(|e| AppError::internal(format!("signing a token failed: {e}")))?;
+        let input = format!("{HEADER_B64}.{}", URL_SAFE_NO_PAD.encode(payload));
+        let mut mac = self.mac.clone();
+        mac.update(input.as_bytes());
+        let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        Ok(format!("{input}.{signature}"))
+    }
+
+    /// Checks form, algorithm, signature, issuer, audience and type (not time).
+    fn decode(&self, token: &str) -> Result<Claims, TokenError> {
+        let mut parts = token.split('.');
+        let (Some(header_b64), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(TokenError::Malformed);
+        };
+        let header: JoseHeader = decode_part(header_b64)?;
+        if header.alg != "HS256" || header.crit.is_some() {
+            return Err(TokenError::Malformed);
+        }
+        let signature = URL_SAFE_NO_PAD
+            .decode(signature)
+            .map_err(|_| TokenError::Malformed)?;
+        let mut mac = self.mac.clone();
+        // The signing input: `header.payload`, as received.
+        mac.update(&token.as_bytes()[..header_b64.len() + 1 + payload.len()]);
+        // Constant-time comparison.
+        mac.verify_slice(&signature)
+            .map_err(|_| TokenError::Malformed)?;
+        let claims: Claims = decode_part(payload)?;
+        if claims.iss != ISSUER || claims.aud != AUDIENCE {
+            return Err(TokenError::Malformed);
+        }
+        if claims.typ != ACCESS_TYPE {
+            return Err(TokenError::WrongType);
+        }
+        Ok(claims)
     }
 
     /// Issues an access token for `user_id`, valid for `ttl` from `now`.
@@ -86,7 +141,7 @@ impl JwtKeys {
         ttl: std::time::Duration,
     ) -> AppResult<String> {
         let iat = now.timestamp();
-        let claims = Claims {
+        self.sign(&Claims {
             sub: user_id,
             iat,
             exp: iat + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
@@ -94,13 +149,7 @@ impl JwtKeys {
             aud: AUDIENCE.into(),
             jti: Uuid::now_v7(),
             typ: ACCESS_TYPE.into(),
-        };
-        jsonwebtoken::encode(
-            &Header::new(jsonwebtoken::Algorithm::HS256),
-            &claims,
-            &self.encoding,
-        )
-        .map_err(|e| AppError::internal(format!("signing a token failed: {e}")))
+        })
     }
 
     /// Checks signature, algorithm, issuer, audience, type and time of an access token.
@@ -112,12 +161,7 @@ impl JwtKeys {
         let claims = match self.verified.get(token) {
             Some(claims) => claims,
             None => {
-                let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-                    .map_err(|_| TokenError::Malformed)?;
-                if data.claims.typ != ACCESS_TYPE {
-                    return Err(TokenError::WrongType);
-                }
-                let claims = Arc::new(data.claims);
+                let claims = Arc::new(self.decode(token)?);
                 self.verified.insert(token.to_string(), claims.clone());
                 claims
             }
@@ -345,6 +389,85 @@ mod tests {
         let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).expect("json"));
         let unsigned = format!("{header}.{body}.");
         assert!(keys.verify_access(&unsigned, now).is_err());
+    }
+
+    /// A token computed independently (Python's `hmac`, `hashlib`, `base64`) for fixed claims,
+    /// byte for byte what the jsonwebtoken crate issued for them before: issuing is
+    /// deterministic and tokens issued before the switch still verify.
+    const KNOWN_TOKEN: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIwMTkyZjBjMS0wMDAwLTcwMDAtODAwMC0wMDAwMDAwMDAwMDEiLCJleHAiOjE3MDAwMDA5MDAsImlhdCI6MTcwMDAwMDAwMCwiaXNzIjoiZmxvd3RyYWNrIiwiYXVkIjoiZmxvd3RyYWNrIiwianRpIjoiMDE5MmYwYzEtMDAwMC03MDAwLTgwMDAtMDAwMDAwMDAwMDAyIiwidHlwIjoiYWNjZXNzIn0.5znkHCp-gFJeE_FaY41fqHPrDWXYGn6ZfBQOQGgBqQY";
+
+    fn known_claims() -> Claims {
+        Claims {
+            sub: "0192f0c1-0000-7000-8000-000000000001"
+                .parse()
+                .expect("uuid"),
+            exp: 1_700_000_900,
+            iat: 1_700_000_000,
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            jti: "0192f0c1-0000-7000-8000-000000000002"
+                .parse()
+                .expect("uuid"),
+            typ: ACCESS_TYPE.into(),
+        }
+    }
+
+    #[test]
+    fn tokens_match_an_independent_hs256_implementation() {
+        let keys = JwtKeys::new(SECRET);
+        assert_eq!(keys.sign(&known_claims()).expect("sign"), KNOWN_TOKEN);
+        let at = DateTime::from_timestamp(1_700_000_100, 0).expect("time");
+        let claims = keys.verify_access(KNOWN_TOKEN, at).expect("verifies");
+        assert_eq!(claims.sub, known_claims().sub);
+        assert_eq!(claims.jti, known_claims().jti);
+    }
+
+    /// A token with this header (JSON) and the known claims, signed with the right key.
+    fn with_header(header: &str) -> String {
+        let keys = JwtKeys::new(SECRET);
+        let payload = KNOWN_TOKEN.split('.').nth(1).expect("payload");
+        let input = format!("{}.{payload}", URL_SAFE_NO_PAD.encode(header));
+        let mut mac = keys.mac.clone();
+        mac.update(input.as_bytes());
+        format!(
+            "{input}.{}",
+            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        )
+    }
+
+    #[test]
+    fn headers_are_checked_and_the_form_is_strict() {
+        let keys = JwtKeys::new(SECRET);
+        let decode = |token: &str| keys.decode(token).map(|c| c.sub);
+        // Other header fields are ignored; alg must be exactly HS256, no crit extension.
+        assert!(decode(&with_header(r#"{"alg":"HS256"}"#)).is_ok());
+        assert!(decode(&with_header(r#"{"alg":"HS256","kid":"x","typ":"at+jwt"}"#)).is_ok());
+        for header in [
+            r#"{"alg":"HS384","typ":"JWT"}"#,
+            r#"{"alg":"hs256","typ":"JWT"}"#,
+            r#"{"alg":"none","typ":"JWT"}"#,
+            r#"{"typ":"JWT"}"#,
+            r#"{"alg":"HS256","alg":"HS256"}"#,
+            r#"{"alg":"HS256","crit":["exp"]}"#,
+            r#"["HS256"]"#,
+        ] {
+            assert_eq!(
+                decode(&with_header(header)),
+                Err(TokenError::Malformed),
+                "{header}"
+            );
+        }
+        // Exactly three parts, unpadded base64url, in the known token's place.
+        let padded = KNOWN_TOKEN.replacen('.', "=.", 1);
+        for token in [
+            format!("{KNOWN_TOKEN}."),
+            format!("{HEADER_B64}.{KNOWN_TOKEN}"),
+            KNOWN_TOKEN.rsplit_once('.').expect("dot").0.to_string(),
+            padded,
+            format!("{KNOWN_TOKEN}="),
+        ] {
+            assert_eq!(decode(&token), Err(TokenError::Malformed), "{token}");
+        }
     }
 
     #[test]
