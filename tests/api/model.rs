@@ -397,7 +397,11 @@ struct World {
 impl World {
     fn fail(&self, message: String) -> ! {
         let path = std::env::temp_dir().join(format!("flowtrack-model-{}.log", self.seed));
-        let written = std::fs::write(&path, self.log.join("\n") + "\n").is_ok();
+        let written = std::fs::write(
+            &path,
+            format!("{}\n--- failure ---\n{message}\n", self.log.join("\n")),
+        )
+        .is_ok();
         if written {
             eprintln!(
                 "model test: the whole operation log is in {}",
