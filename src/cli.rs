@@ -2,10 +2,10 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::core::clock::Clock;
-use crate::core::config::{Config, Settings};
+use crate::core::config::{self, Config, ConfigError, Settings};
 use crate::core::db::Db;
 use crate::core::telemetry;
 use crate::core::validate;
@@ -13,7 +13,8 @@ use crate::models::users::Role;
 use crate::services::users::{self, NewUser};
 use crate::state::AppState;
 
-#[derive(Debug, Parser)]
+// No `Debug`: the settings hold secrets.
+#[derive(Parser)]
 #[command(
     name = "flowtrack",
     version,
@@ -62,14 +63,13 @@ pub fn main() -> ExitCode {
     // Variables already set win over the .env file of the working directory (only that
     // one: not a parent directory's); a missing .env is fine.
     let _ = dotenvy::from_path(".env");
-    let cli = Cli::parse();
-    // Before the settings are checked: printing the document must work anywhere, even
+    // Before the settings are read: printing the document must work anywhere, even
     // with a broken or missing configuration.
-    if matches!(cli.command, Some(Command::Openapi)) {
+    if wants_openapi() {
         return print_openapi();
     }
-    let config = match cli.settings.validate() {
-        Ok(config) => config,
+    let (command, config) = match parse() {
+        Ok(parsed) => parsed,
         Err(err) => {
             eprintln!("flowtrack: {err}");
             return ExitCode::from(2);
@@ -88,7 +88,7 @@ pub fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        match cli.command.unwrap_or(Command::Serve) {
+        match command {
             Command::Serve => serve(config).await,
             Command::Migrate => migrate(&config).await,
             Command::User(UserCommand::Create {
@@ -107,6 +107,23 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Whether the command is `openapi`, recognised with the settings' variables ignored (so
+/// that a bad one cannot stop it).
+fn wants_openapi() -> bool {
+    config::without_env(Cli::command())
+        .try_get_matches()
+        .is_ok_and(|matches| matches.subcommand_name() == Some("openapi"))
+}
+
+/// The command to run and its configuration, or the one-line error of a bad setting. Other
+/// usage errors (and `--help`, `--version`) are reported by clap, which exits.
+fn parse() -> Result<(Command, Config), ConfigError> {
+    let cli = Cli::try_parse()
+        .map_err(|err| ConfigError::from_clap(&err).unwrap_or_else(|| err.exit()))?;
+    let config = cli.settings.into_config()?;
+    Ok((cli.command.unwrap_or(Command::Serve), config))
 }
 
 fn print_openapi() -> ExitCode {

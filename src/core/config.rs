@@ -1,157 +1,213 @@
-//! Configuration: environment variables (and a `.env` file) with a matching CLI flag each.
+//! Configuration: every setting is a flag with an environment variable (a `.env` file is read
+//! too), defined once in [`Settings`]: its flag, its variable, its default and the parser of
+//! its value.
 //!
-//! clap reads the raw strings (so `--help` lists every setting with its variable); this module
-//! then validates them itself, so that a bad value stops the start with one line naming the
-//! setting, e.g. `invalid FLOWTRACK_REGISTRATION (--registration): expected open or closed`.
+//! clap reads and checks each value, so `flowtrack --help` lists every setting with its
+//! variable and default, and [`Config::default`] is what an empty command line gives.
+//! [`ConfigError::from_clap`] turns clap's report of a bad value into one line naming the
+//! variable; [`Settings::into_config`] adds the checks that span several settings.
 
+mod error;
+mod parse;
+#[cfg(test)]
+mod tests;
+
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use clap::Args;
+use clap::builder::Resettable;
+use clap::{Args, Command, FromArgMatches, ValueEnum, value_parser};
 
-/// The raw settings as given on the command line or in the environment.
-#[derive(Debug, Clone, Args)]
+pub use error::ConfigError;
+use parse::CorsOrigins;
+
+const DAY_SECONDS: i64 = 86_400;
+
+/// Every setting, as given on the command line or in the environment.
+///
+/// An empty variable of an optional setting counts as unset (as `REDIS_URL=` in a `.env`
+/// file means).
+#[derive(Clone, Args)]
+#[command(next_help_heading = "Settings")]
 pub struct Settings {
     /// Listen address.
     #[arg(
+        long,
         global = true,
-        long = "bind",
         env = "FLOWTRACK_BIND",
-        default_value = "127.0.0.1:8000"
+        value_name = "HOST:PORT",
+        default_value = "127.0.0.1:8000",
+        value_parser = parse::socket_addr
     )]
-    pub bind: String,
-    /// SQLite file (embedded default) or postgres://… URL.
+    bind: SocketAddr,
+    /// SQLite file (embedded default) or postgres://user:pass@host/db.
     #[arg(
+        long,
         global = true,
-        long = "database-url",
         env = "DATABASE_URL",
         hide_env_values = true,
-        default_value = "sqlite://flowtrack.db?mode=rwc"
+        value_name = "URL",
+        default_value = "sqlite://flowtrack.db?mode=rwc",
+        value_parser = parse::database_url
     )]
-    pub database_url: String,
-    /// Unset: in-process event bus and cache; set: Redis pub/sub + shared cache.
+    database_url: String,
+    /// Unset: in-process event bus, cache and rate-limit counters (one instance); set: Redis
+    /// pub/sub, shared cache and counters (many instances).
     #[arg(
+        long,
         global = true,
-        long = "redis-url",
         env = "REDIS_URL",
-        hide_env_values = true
+        hide_env_values = true,
+        value_name = "URL",
+        value_parser = parse::redis_url
     )]
-    pub redis_url: Option<String>,
+    redis_url: Option<String>,
     /// Prefix of every Redis key and channel, so several deployments can share one Redis.
     #[arg(
+        long,
         global = true,
-        long = "redis-prefix",
         env = "FLOWTRACK_REDIS_PREFIX",
-        default_value = "flowtrack"
+        value_name = "PREFIX",
+        default_value = "flowtrack",
+        value_parser = parse::redis_prefix
     )]
-    pub redis_prefix: String,
+    redis_prefix: String,
     /// HS256 signing secret (at least 32 bytes). Unset: generated once and kept in the database.
     #[arg(
+        long,
         global = true,
-        long = "jwt-secret",
         env = "FLOWTRACK_JWT_SECRET",
-        hide_env_values = true
+        hide_env_values = true,
+        value_name = "SECRET",
+        value_parser = parse::jwt_secret
     )]
-    pub jwt_secret: Option<String>,
-    /// Access token lifetime, seconds.
+    jwt_secret: Option<String>,
+    /// Access token lifetime, seconds (at most 7 days).
     #[arg(
+        long,
         global = true,
-        long = "access-ttl",
         env = "FLOWTRACK_ACCESS_TTL",
-        default_value = "900"
+        value_name = "SECONDS",
+        default_value_t = 900,
+        value_parser = value_parser!(u32).range(1..=7 * DAY_SECONDS)
     )]
-    pub access_ttl: String,
-    /// Refresh token lifetime, seconds.
+    access_ttl: u32,
+    /// Refresh token lifetime, seconds (30 days by default, at most 10 years).
     #[arg(
+        long,
         global = true,
-        long = "refresh-ttl",
         env = "FLOWTRACK_REFRESH_TTL",
-        default_value = "2592000"
+        value_name = "SECONDS",
+        default_value_t = 2_592_000,
+        value_parser = value_parser!(u32).range(1..=3650 * DAY_SECONDS)
     )]
-    pub refresh_ttl: String,
-    /// `open` or `closed`.
+    refresh_ttl: u32,
+    /// Whether anyone may sign up (closed: `POST /auth/register` answers 403).
     #[arg(
+        long,
         global = true,
-        long = "registration",
         env = "FLOWTRACK_REGISTRATION",
-        default_value = "open"
+        value_enum,
+        default_value_t = Registration::Open
     )]
-    pub registration: String,
-    /// With --admin-password: an active admin with this email exists after start.
-    #[arg(global = true, long = "admin-email", env = "FLOWTRACK_ADMIN_EMAIL")]
-    pub admin_email: Option<String>,
+    registration: Registration,
+    /// With --admin-password (both or neither): an active admin with this email exists after
+    /// start (created if missing).
+    #[arg(
+        long,
+        global = true,
+        env = "FLOWTRACK_ADMIN_EMAIL",
+        value_name = "EMAIL",
+        value_parser = parse::admin_email
+    )]
+    admin_email: Option<String>,
     /// Password of the bootstrap admin (an existing admin's password is not changed).
     #[arg(
+        long,
         global = true,
-        long = "admin-password",
         env = "FLOWTRACK_ADMIN_PASSWORD",
-        hide_env_values = true
+        hide_env_values = true,
+        value_name = "PASSWORD",
+        value_parser = parse::admin_password
     )]
-    pub admin_password: Option<String>,
-    /// Comma-separated allowed CORS origins.
+    admin_password: Option<String>,
+    /// Comma-separated allowed CORS origins, `*` for any (none by default).
     #[arg(
+        long,
         global = true,
-        long = "cors-origins",
         env = "FLOWTRACK_CORS_ORIGINS",
-        default_value = ""
+        value_name = "ORIGINS",
+        value_parser = parse::cors_origins
     )]
-    pub cors_origins: String,
+    cors_origins: Option<CorsOrigins>,
     /// Failed logins allowed per account per 15 minutes (per client address: 10×).
     #[arg(
+        long,
         global = true,
-        long = "login-max-failures",
         env = "FLOWTRACK_LOGIN_MAX_FAILURES",
-        default_value = "5"
+        value_name = "N",
+        default_value_t = 5,
+        value_parser = value_parser!(u32).range(1..=1_000_000)
     )]
-    pub login_max_failures: String,
+    login_max_failures: u32,
     /// Registrations allowed per client address per hour.
     #[arg(
+        long,
         global = true,
-        long = "register-per-hour",
         env = "FLOWTRACK_REGISTER_PER_HOUR",
-        default_value = "20"
+        value_name = "N",
+        default_value_t = 20,
+        value_parser = value_parser!(u32).range(1..=1_000_000)
     )]
-    pub register_per_hour: String,
-    /// Days events are kept for resume.
+    register_per_hour: u32,
+    /// Days events are kept for WebSocket resume.
     #[arg(
+        long,
         global = true,
-        long = "event-retention-days",
         env = "FLOWTRACK_EVENT_RETENTION_DAYS",
-        default_value = "7"
+        value_name = "DAYS",
+        default_value_t = 7,
+        value_parser = value_parser!(u32).range(1..=3650)
     )]
-    pub event_retention_days: String,
+    event_retention_days: u32,
     /// Open client connections (WebSockets included) served at once; at the limit new ones
     /// wait until one closes. Keep it below the process's open-files limit (`ulimit -n`).
     #[arg(
+        long,
         global = true,
-        long = "max-connections",
         env = "FLOWTRACK_MAX_CONNECTIONS",
-        default_value = "16384"
+        value_name = "N",
+        default_value_t = 16_384,
+        value_parser = value_parser!(u32).range(1..=1_000_000)
     )]
-    pub max_connections: String,
-    /// `pretty` or `json` (level via RUST_LOG).
+    max_connections: u32,
+    /// Log lines for people or for machines (the level comes from RUST_LOG).
     #[arg(
+        long,
         global = true,
-        long = "log-format",
         env = "FLOWTRACK_LOG_FORMAT",
-        default_value = "pretty"
+        value_enum,
+        default_value_t = LogFormat::Pretty
     )]
-    pub log_format: String,
+    log_format: LogFormat,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Whether anyone may sign up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Registration {
     Open,
     Closed,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Log lines for people (`pretty`) or for machines (`json`, one object a line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Pretty,
     Json,
 }
 
-/// The validated configuration the server runs with.
+/// The configuration the server runs with.
 #[derive(Clone)]
 pub struct Config {
     pub bind: SocketAddr,
@@ -200,20 +256,84 @@ pub struct AdminBootstrap {
     pub password: String,
 }
 
-/// A setting that could not be used; its `Display` is the one-line start-up error.
-#[derive(Debug, thiserror::Error)]
-#[error("invalid {variable} ({flag}): {message}")]
-pub struct ConfigError {
-    pub variable: &'static str,
-    pub flag: &'static str,
-    pub message: String,
+impl Settings {
+    /// The configuration these settings describe, once the checks that span several settings
+    /// pass (each value was checked by its parser already).
+    pub fn into_config(self) -> Result<Config, ConfigError> {
+        let admin = admin_bootstrap(self.admin_email, self.admin_password)?;
+        Ok(Config {
+            bind: self.bind,
+            database_url: self.database_url,
+            redis_url: given(self.redis_url),
+            redis_prefix: self.redis_prefix,
+            jwt_secret: given(self.jwt_secret),
+            access_ttl: Duration::from_secs(self.access_ttl.into()),
+            refresh_ttl: Duration::from_secs(self.refresh_ttl.into()),
+            registration: self.registration,
+            admin,
+            cors_origins: self.cors_origins.unwrap_or_default().0,
+            login_max_failures: self.login_max_failures,
+            register_per_hour: self.register_per_hour,
+            event_retention_days: self.event_retention_days,
+            max_connections: self.max_connections as usize,
+            log_format: self.log_format,
+        })
+    }
+
+    /// The defaults of every setting: an empty command line, whatever the environment holds.
+    fn defaults() -> Self {
+        Self::parse_without_env(["flowtrack"])
+            .unwrap_or_else(|e| unreachable!("the built-in defaults parse: {e}"))
+    }
+
+    fn parse_without_env<I, T>(args: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let command = without_env(Self::augment_args(Command::new("flowtrack")));
+        Self::from_arg_matches(&command.try_get_matches_from(args)?)
+    }
 }
 
-fn bad(variable: &'static str, flag: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError {
-        variable,
-        flag,
-        message: message.into(),
+/// `command` with the environment variables of its arguments forgotten. clap reads each
+/// variable when the argument is defined, so this is how a parse ignores the environment:
+/// for the defaults, and to recognise a command that needs no settings.
+pub fn without_env(command: Command) -> Command {
+    command.mut_args(|arg| arg.env(Resettable::Reset))
+}
+
+/// An optional setting given as an empty value is unset.
+fn given(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.is_empty())
+}
+
+/// The bootstrap admin needs both its email and its password: one without the other is
+/// most likely a mistake (a missing secret), so it stops the start.
+fn admin_bootstrap(
+    email: Option<String>,
+    password: Option<String>,
+) -> Result<Option<AdminBootstrap>, ConfigError> {
+    match (given(email), given(password)) {
+        (Some(email), Some(password)) => Ok(Some(AdminBootstrap { email, password })),
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(ConfigError::of_setting(
+            "admin_password",
+            "missing: the admin email is set (set both or neither)",
+        )),
+        (None, Some(_)) => Err(ConfigError::of_setting(
+            "admin_email",
+            "missing: the admin password is set (set both or neither)",
+        )),
+    }
+}
+
+impl Default for Config {
+    /// The documented defaults (what an empty command line and environment give).
+    fn default() -> Self {
+        Settings::defaults()
+            .into_config()
+            .unwrap_or_else(|e| unreachable!("the built-in defaults are valid: {e}"))
     }
 }
 
@@ -225,348 +345,5 @@ pub fn redact_url(raw: &str) -> String {
             url.to_string()
         }
         _ => raw.to_string(),
-    }
-}
-
-fn parse_u64(
-    raw: &str,
-    variable: &'static str,
-    flag: &'static str,
-    min: u64,
-    max: u64,
-) -> Result<u64, ConfigError> {
-    match raw.trim().parse::<u64>() {
-        Ok(v) if (min..=max).contains(&v) => Ok(v),
-        _ => Err(bad(
-            variable,
-            flag,
-            format!("expected a whole number from {min} to {max}, got `{raw}`"),
-        )),
-    }
-}
-
-impl Settings {
-    /// Validates every setting; the first bad one is reported.
-    pub fn validate(&self) -> Result<Config, ConfigError> {
-        let bind = self.bind.trim().parse::<SocketAddr>().map_err(|_| {
-            bad(
-                "FLOWTRACK_BIND",
-                "--bind",
-                format!(
-                    "expected host:port like 127.0.0.1:8000, got `{}`",
-                    self.bind
-                ),
-            )
-        })?;
-
-        let database_url = self.database_url.trim().to_string();
-        validate_database_url(&database_url)?;
-
-        let redis_url = match self.redis_url.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(raw) => {
-                let ok = url::Url::parse(raw)
-                    .map(|u| matches!(u.scheme(), "redis" | "rediss") && u.host().is_some())
-                    .unwrap_or(false);
-                if !ok {
-                    return Err(bad(
-                        "REDIS_URL",
-                        "--redis-url",
-                        "expected redis://host:port[/db]",
-                    ));
-                }
-                Some(raw.to_string())
-            }
-        };
-
-        let redis_prefix = self.redis_prefix.trim().to_string();
-        let prefix_ok = !redis_prefix.is_empty()
-            && redis_prefix
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'));
-        if !prefix_ok {
-            return Err(bad(
-                "FLOWTRACK_REDIS_PREFIX",
-                "--redis-prefix",
-                "expected letters, digits, `_`, `-`, `.` or `:`",
-            ));
-        }
-
-        let jwt_secret = match self.jwt_secret.as_deref() {
-            None | Some("") => None,
-            Some(secret) if secret.len() < 32 => {
-                return Err(bad(
-                    "FLOWTRACK_JWT_SECRET",
-                    "--jwt-secret",
-                    "must be at least 32 bytes long (leave it unset to have one generated)",
-                ));
-            }
-            Some(secret) => Some(secret.to_string()),
-        };
-
-        let access_ttl = parse_u64(
-            &self.access_ttl,
-            "FLOWTRACK_ACCESS_TTL",
-            "--access-ttl",
-            1,
-            86_400 * 7,
-        )?;
-        let refresh_ttl = parse_u64(
-            &self.refresh_ttl,
-            "FLOWTRACK_REFRESH_TTL",
-            "--refresh-ttl",
-            1,
-            86_400 * 3650,
-        )?;
-
-        let registration = match self.registration.trim() {
-            "open" => Registration::Open,
-            "closed" => Registration::Closed,
-            other => {
-                return Err(bad(
-                    "FLOWTRACK_REGISTRATION",
-                    "--registration",
-                    format!("expected `open` or `closed`, got `{other}`"),
-                ));
-            }
-        };
-
-        let admin = match (
-            self.admin_email.as_deref().map(str::trim),
-            self.admin_password.as_deref(),
-        ) {
-            (Some(email), Some(password)) if !email.is_empty() && !password.is_empty() => {
-                let email = crate::core::validate::normalize_email(email)
-                    .map_err(|m| bad("FLOWTRACK_ADMIN_EMAIL", "--admin-email", m.to_string()))?;
-                crate::core::validate::check_password(password).map_err(|m| {
-                    bad(
-                        "FLOWTRACK_ADMIN_PASSWORD",
-                        "--admin-password",
-                        m.to_string(),
-                    )
-                })?;
-                Some(AdminBootstrap {
-                    email,
-                    password: password.to_string(),
-                })
-            }
-            _ => None,
-        };
-
-        let cors_origins = self
-            .cors_origins
-            .split(',')
-            .map(str::trim)
-            .filter(|o| !o.is_empty())
-            .map(|origin| {
-                let valid = origin == "*"
-                    || url::Url::parse(origin)
-                        .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-                        .unwrap_or(false);
-                if valid {
-                    Ok(origin.trim_end_matches('/').to_string())
-                } else {
-                    Err(bad(
-                        "FLOWTRACK_CORS_ORIGINS",
-                        "--cors-origins",
-                        format!("`{origin}` is not an origin like https://app.example.com"),
-                    ))
-                }
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-
-        let login_max_failures = parse_u64(
-            &self.login_max_failures,
-            "FLOWTRACK_LOGIN_MAX_FAILURES",
-            "--login-max-failures",
-            1,
-            1_000_000,
-        )? as u32;
-        let register_per_hour = parse_u64(
-            &self.register_per_hour,
-            "FLOWTRACK_REGISTER_PER_HOUR",
-            "--register-per-hour",
-            1,
-            1_000_000,
-        )? as u32;
-        let event_retention_days = parse_u64(
-            &self.event_retention_days,
-            "FLOWTRACK_EVENT_RETENTION_DAYS",
-            "--event-retention-days",
-            1,
-            3650,
-        )? as u32;
-
-        let max_connections = parse_u64(
-            &self.max_connections,
-            "FLOWTRACK_MAX_CONNECTIONS",
-            "--max-connections",
-            1,
-            1_000_000,
-        )? as usize;
-
-        let log_format = match self.log_format.trim() {
-            "pretty" => LogFormat::Pretty,
-            "json" => LogFormat::Json,
-            other => {
-                return Err(bad(
-                    "FLOWTRACK_LOG_FORMAT",
-                    "--log-format",
-                    format!("expected `pretty` or `json`, got `{other}`"),
-                ));
-            }
-        };
-
-        Ok(Config {
-            bind,
-            database_url,
-            redis_url,
-            redis_prefix,
-            jwt_secret,
-            access_ttl: Duration::from_secs(access_ttl),
-            refresh_ttl: Duration::from_secs(refresh_ttl),
-            registration,
-            admin,
-            cors_origins,
-            login_max_failures,
-            register_per_hour,
-            event_retention_days,
-            max_connections,
-            log_format,
-        })
-    }
-}
-
-fn validate_database_url(url: &str) -> Result<(), ConfigError> {
-    let err = || {
-        bad(
-            "DATABASE_URL",
-            "--database-url",
-            "expected sqlite://file.db?mode=rwc, sqlite::memory: or postgres://user:pass@host/db",
-        )
-    };
-    if url.starts_with("sqlite:") {
-        return Ok(());
-    }
-    let parsed = url::Url::parse(url).map_err(|_| err())?;
-    if matches!(parsed.scheme(), "postgres" | "postgresql") && parsed.host().is_some() {
-        Ok(())
-    } else {
-        Err(err())
-    }
-}
-
-impl Settings {
-    /// The raw documented defaults (what an empty environment gives).
-    pub fn defaults() -> Self {
-        Settings {
-            bind: "127.0.0.1:8000".into(),
-            database_url: "sqlite://flowtrack.db?mode=rwc".into(),
-            redis_url: None,
-            redis_prefix: "flowtrack".into(),
-            jwt_secret: None,
-            access_ttl: "900".into(),
-            refresh_ttl: "2592000".into(),
-            registration: "open".into(),
-            admin_email: None,
-            admin_password: None,
-            cors_origins: String::new(),
-            login_max_failures: "5".into(),
-            register_per_hour: "20".into(),
-            event_retention_days: "7".into(),
-            max_connections: "16384".into(),
-            log_format: "pretty".into(),
-        }
-    }
-}
-
-impl Default for Config {
-    /// The documented defaults (what an empty environment gives).
-    fn default() -> Self {
-        Settings::defaults()
-            .validate()
-            .unwrap_or_else(|e| unreachable!("the built-in defaults are valid: {e}"))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn settings() -> Settings {
-        Settings::defaults()
-    }
-
-    #[test]
-    fn defaults_are_valid() {
-        let config = settings().validate().expect("valid");
-        assert_eq!(config.bind.to_string(), "127.0.0.1:8000");
-        assert_eq!(config.access_ttl, Duration::from_secs(900));
-        assert_eq!(config.registration, Registration::Open);
-        assert!(config.redis_url.is_none());
-    }
-
-    #[test]
-    fn each_bad_value_names_its_setting() {
-        type Case = (fn(&mut Settings), &'static str);
-        let cases: Vec<Case> = vec![
-            (|s| s.bind = "nope".into(), "FLOWTRACK_BIND"),
-            (|s| s.database_url = "mysql://x".into(), "DATABASE_URL"),
-            (|s| s.redis_url = Some("http://x".into()), "REDIS_URL"),
-            (
-                |s| s.jwt_secret = Some("short".into()),
-                "FLOWTRACK_JWT_SECRET",
-            ),
-            (|s| s.access_ttl = "0".into(), "FLOWTRACK_ACCESS_TTL"),
-            (|s| s.refresh_ttl = "x".into(), "FLOWTRACK_REFRESH_TTL"),
-            (
-                |s| s.registration = "maybe".into(),
-                "FLOWTRACK_REGISTRATION",
-            ),
-            (
-                |s| s.cors_origins = "not an origin".into(),
-                "FLOWTRACK_CORS_ORIGINS",
-            ),
-            (
-                |s| s.login_max_failures = "-1".into(),
-                "FLOWTRACK_LOGIN_MAX_FAILURES",
-            ),
-            (
-                |s| s.register_per_hour = "".into(),
-                "FLOWTRACK_REGISTER_PER_HOUR",
-            ),
-            (
-                |s| s.event_retention_days = "0".into(),
-                "FLOWTRACK_EVENT_RETENTION_DAYS",
-            ),
-            (|s| s.log_format = "xml".into(), "FLOWTRACK_LOG_FORMAT"),
-            (
-                |s| s.max_connections = "0".into(),
-                "FLOWTRACK_MAX_CONNECTIONS",
-            ),
-            (
-                |s| {
-                    s.admin_email = Some("not-an-email".into());
-                    s.admin_password = Some("longenough".into());
-                },
-                "FLOWTRACK_ADMIN_EMAIL",
-            ),
-        ];
-        for (mutate, variable) in cases {
-            let mut s = settings();
-            mutate(&mut s);
-            let err = s.validate().expect_err(variable);
-            let line = err.to_string();
-            assert!(line.contains(variable), "{line}");
-            assert!(!line.contains('\n'), "one line: {line}");
-        }
-    }
-
-    #[test]
-    fn postgres_urls_are_accepted_and_redacted() {
-        let mut s = settings();
-        s.database_url = "postgres://u:hunter2pw@localhost:5432/db".into();
-        let config = s.validate().expect("valid");
-        assert!(!format!("{config:?}").contains("hunter2pw"));
     }
 }
