@@ -45,6 +45,7 @@ test('a card dragged by A shows up in its new place for B within a second', asyn
   await expect(card(column(pageB, 'In progress'), 'Drag me across')).toBeVisible({ timeout: 1_000 });
   const seenAfter = Date.now() - dropped;
   test.info().annotations.push({ type: 'live delay (ms)', description: String(seenAfter) });
+  console.log(`B saw A's move ${seenAfter} ms after the drop (${URL_A === URL_B ? 'one instance' : 'across instances'})`);
   await expect(card(column(pageB, 'To do'), 'Drag me across')).toHaveCount(0);
   await expect(card(column(pageA, 'In progress'), 'Drag me across')).toBeVisible();
   expect((await a.task(task.id)).status).toBe('in_progress');
