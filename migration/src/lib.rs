@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_initial;
 mod m20261205_000001_activity_status;
+mod m20261205_000002_event_subject;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_initial::Migration),
             Box::new(m20261205_000001_activity_status::Migration),
+            Box::new(m20261205_000002_event_subject::Migration),
         ]
     }
 }

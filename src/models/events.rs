@@ -13,6 +13,9 @@ pub struct Model {
     pub event_type: String,
     pub actor_id: Uuid,
     pub payload: String,
+    /// The user whose access the event changes (project.created: the owner; member.*: the
+    /// member).
+    pub subject_id: Option<Uuid>,
     pub created_at: DateTimeUtc,
 }
 

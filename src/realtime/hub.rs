@@ -25,7 +25,7 @@ use uuid::Uuid;
 use crate::core::db::Db;
 use crate::models::{events, projects};
 use crate::realtime::bus::{BusMessage, Event};
-use crate::services::event::Access;
+use crate::services::event::{Access, EventType};
 
 /// What a socket task receives from the hub.
 #[derive(Debug, Clone)]
@@ -37,6 +37,15 @@ pub enum Outbound {
     Text(Arc<str>),
     /// Close the socket with this code.
     Close(u16, &'static str),
+    /// Send the project's events `from..=to` from the log, unless the socket follows the
+    /// project already: the socket's user joined the project at `from` (`None`: at their
+    /// latest join up to `to`, to be read from the log), and the hub started delivering it
+    /// to them only after `to` (see [`HubTask::reconcile`] and `Follow`).
+    Replay {
+        project_id: Uuid,
+        from: Option<i64>,
+        to: i64,
+    },
 }
 
 /// A committed event ready to be written to sockets.
@@ -52,6 +61,10 @@ pub const SOCKET_QUEUE: usize = 1024;
 const CATCH_UP_EVERY: Duration = Duration::from_millis(1000);
 /// Most events read from the database in one go.
 const FETCH_BATCH: u64 = 1000;
+/// How far back each reconciliation reads the log's access events: a join committed that
+/// long before is found however late its bus message is, or if it never comes. Overlapping
+/// reads are harmless (a join already applied is skipped).
+const RECONCILE_WINDOW: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
 
 pub type ConnId = u64;
 
@@ -78,7 +91,12 @@ enum Command {
     },
     /// The projects' current `event_seq` (catch-up).
     Heads(Vec<(Uuid, i64)>),
+    /// Recent access events of the log (reconciliation), in seq order per project.
+    Access(Vec<AccessRow>),
 }
+
+/// An access event as the log holds it: (project, seq, type, subject).
+type AccessRow = (Uuid, i64, String, Uuid);
 
 #[derive(Clone)]
 pub struct Hub {
@@ -97,6 +115,9 @@ struct ProjectFeed {
     last_seq: i64,
     /// Local users who are members.
     members: HashSet<Uuid>,
+    /// The seq at which each user last left the project (removed), as delivered here: a
+    /// socket that read its memberships before that seq must not bring the user back.
+    left: HashMap<Uuid, i64>,
     /// Events that arrived ahead of a gap, waiting for it to be filled.
     pending: BTreeMap<i64, Event>,
     fetching: bool,
@@ -242,7 +263,10 @@ impl HubTask {
                     }
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
-                _ = tick.tick() => self.catch_up(),
+                _ = tick.tick() => {
+                    self.catch_up();
+                    self.read_access();
+                }
             }
         }
     }
@@ -271,18 +295,41 @@ impl HubTask {
                 let Some(user_id) = self.conns.get(&conn).map(|c| c.user_id) else {
                     return; // gone already: the dropped reply tells the socket
                 };
+                let mut started = Vec::new();
                 let positions = projects
                     .into_iter()
                     .map(|(project_id, seq)| {
-                        let feed = self.feeds.entry(project_id).or_insert_with(|| ProjectFeed {
-                            last_seq: seq,
-                            ..ProjectFeed::default()
+                        let feed = self.feeds.entry(project_id).or_insert_with(|| {
+                            started.push((project_id, seq));
+                            ProjectFeed {
+                                last_seq: seq,
+                                ..ProjectFeed::default()
+                            }
                         });
-                        feed.members.insert(user_id);
+                        // Read at `seq`: removed since (and not added again, which would
+                        // have made the user a member here already)? Then not a member.
+                        let removed_since = feed.left.get(&user_id).is_some_and(|&at| at > seq);
+                        if !removed_since {
+                            feed.members.insert(user_id);
+                        }
                         (project_id, feed.last_seq)
                     })
                     .collect();
                 let _ = reply.send(positions);
+                // A feed started here at `seq` skipped everything up to it: the user's other
+                // sockets here opened before the user joined (else they would follow it
+                // already), and replay from that join.
+                for (project_id, seq) in started {
+                    self.send_user_except(
+                        user_id,
+                        conn,
+                        Outbound::Replay {
+                            project_id,
+                            from: None,
+                            to: seq,
+                        },
+                    );
+                }
             }
             Command::Unregister(id) => self.drop_conn(id),
             Command::Fetched {
@@ -290,6 +337,7 @@ impl HubTask {
                 to,
                 events,
             } => self.on_fetched(project_id, to, events),
+            Command::Access(rows) => self.reconcile(rows),
             Command::Heads(heads) => {
                 for (project_id, head) in heads {
                     let Some(feed) = self.feeds.get_mut(&project_id) else {
@@ -449,6 +497,7 @@ impl HubTask {
             Some(Access::Leaves(user)) => {
                 if let Some(feed) = self.feeds.get_mut(&project_id) {
                     feed.members.remove(&user);
+                    feed.left.insert(user, feed.last_seq);
                 }
             }
             Some(Access::Ends) => {
@@ -461,12 +510,17 @@ impl HubTask {
     /// Queues a message on every socket of a user; returns how many took it. A full queue
     /// closes that socket (its client resumes after reconnecting).
     fn send_user(&mut self, user: Uuid, message: Outbound) -> u64 {
+        self.send_user_except(user, 0, message)
+    }
+
+    /// [`Self::send_user`] to every socket of the user but `except` (0: none; ids start at 1).
+    fn send_user_except(&mut self, user: Uuid, except: ConnId, message: Outbound) -> u64 {
         let Some(ids) = self.users.get(&user) else {
             return 0;
         };
         let mut sent = 0;
         let mut too_slow = Vec::new();
-        for id in ids {
+        for id in ids.iter().filter(|id| **id != except) {
             if let Some(conn) = self.conns.get(id) {
                 match conn.sender.try_send(message.clone()) {
                     Ok(()) => sent += 1,
@@ -509,6 +563,103 @@ impl HubTask {
     fn close_all(&mut self, code: u16, reason: &'static str) {
         for conn in self.conns.values() {
             let _ = conn.sender.try_send(Outbound::Close(code, reason));
+        }
+    }
+
+    /// Reads the recent joins and leaves of existing projects from the log in the background;
+    /// they come back as `Access`.
+    fn read_access(&mut self) {
+        if self.users.is_empty() {
+            return;
+        }
+        let db = self.db.clone();
+        let commands = self.commands.clone();
+        let since = chrono::Utc::now() - RECONCILE_WINDOW;
+        let kinds = [
+            EventType::ProjectCreated,
+            EventType::MemberAdded,
+            EventType::MemberRemoved,
+        ]
+        .map(EventType::as_str);
+        tokio::spawn(async move {
+            let existing = sea_orm::sea_query::Query::select()
+                .column(projects::Column::Id)
+                .from(projects::Entity)
+                .to_owned();
+            let rows: Result<Vec<AccessRow>, _> = events::Entity::find()
+                .select_only()
+                .column(events::Column::ProjectId)
+                .column(events::Column::Seq)
+                .column(events::Column::EventType)
+                .column(events::Column::SubjectId)
+                .filter(events::Column::CreatedAt.gte(since))
+                .filter(events::Column::SubjectId.is_not_null())
+                .filter(events::Column::EventType.is_in(kinds))
+                .filter(events::Column::ProjectId.in_subquery(existing))
+                .order_by_asc(events::Column::Seq)
+                .into_tuple()
+                .all(&db.read)
+                .await;
+            match rows {
+                Ok(rows) => {
+                    let _ = commands.send(Command::Access(rows));
+                }
+                Err(err) => tracing::warn!(%err, "reading recent joins failed"),
+            }
+        });
+    }
+
+    /// Applies joins of local users that the bus did not bring (Redis down, or slower than
+    /// a socket that followed the project from the database): a project not followed here
+    /// is followed from the join on; a followed one whose feed passed the join without the
+    /// user (it skipped it) takes the user in and has their sockets replay what they missed.
+    fn reconcile(&mut self, rows: Vec<AccessRow>) {
+        // The latest access event per (project, user) decides.
+        let mut latest: HashMap<(Uuid, Uuid), (i64, bool)> = HashMap::new();
+        for (project_id, seq, kind, user) in rows {
+            let joins = kind != EventType::MemberRemoved.as_str();
+            let entry = latest.entry((project_id, user)).or_insert((seq, joins));
+            if seq >= entry.0 {
+                *entry = (seq, joins);
+            }
+        }
+        for ((project_id, user), (seq, joins)) in latest {
+            if !joins || !self.users.contains_key(&user) {
+                continue;
+            }
+            match self.feeds.get_mut(&project_id) {
+                None => {
+                    tracing::info!(%project_id, seq, "a join the bus did not bring; following");
+                    self.feeds.insert(
+                        project_id,
+                        ProjectFeed {
+                            last_seq: seq - 1,
+                            ..ProjectFeed::default()
+                        },
+                    );
+                    self.fetch(project_id, seq, i64::MAX);
+                }
+                // (A leave delivered here after the join means the read is older than what
+                // the feed knows: nothing to do.)
+                Some(feed)
+                    if feed.last_seq >= seq
+                        && !feed.members.contains(&user)
+                        && feed.left.get(&user).is_none_or(|&at| at < seq) =>
+                {
+                    tracing::info!(%project_id, seq, "a join the feed skipped; replaying");
+                    feed.members.insert(user);
+                    let to = feed.last_seq;
+                    self.send_user(
+                        user,
+                        Outbound::Replay {
+                            project_id,
+                            from: Some(seq),
+                            to,
+                        },
+                    );
+                }
+                Some(_) => {} // not reached yet, or applied already
+            }
         }
     }
 

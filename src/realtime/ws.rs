@@ -26,6 +26,7 @@ use crate::core::input::Query;
 use crate::models::{events, project_members, projects};
 use crate::realtime::hub::{ConnId, Hub, Outbound, SOCKET_QUEUE, fetch_events};
 use crate::routes::PathId;
+use crate::services::event::EventType;
 use crate::state::AppState;
 
 /// Idle sockets get a ping this often.
@@ -223,23 +224,42 @@ async fn join(
     Ok(replay)
 }
 
-/// The user's projects with their current `event_seq`.
-async fn user_projects(state: &AppState, user_id: Uuid) -> AppResult<Vec<(Uuid, i64)>> {
-    let ids: Vec<Uuid> = project_members::Entity::find()
+/// The seq of the user's latest join of the project up to `to` (its creation by them, or
+/// their `member.added`), if the log still holds it.
+async fn latest_join(
+    state: &AppState,
+    project_id: Uuid,
+    user_id: Uuid,
+    to: i64,
+) -> AppResult<Option<i64>> {
+    let joins = [EventType::ProjectCreated, EventType::MemberAdded].map(EventType::as_str);
+    let seq: Option<Option<i64>> = events::Entity::find()
         .select_only()
-        .column(project_members::Column::ProjectId)
-        .filter(project_members::Column::UserId.eq(user_id))
+        .expr(Func::max(Expr::col(events::Column::Seq)))
+        .filter(events::Column::ProjectId.eq(project_id))
+        .filter(events::Column::SubjectId.eq(user_id))
+        .filter(events::Column::EventType.is_in(joins))
+        .filter(events::Column::Seq.lte(to))
         .into_tuple()
-        .all(&state.db.read)
+        .one(&state.db.read)
         .await?;
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
+    Ok(seq.flatten())
+}
+
+/// The user's projects with their current `event_seq`, in one statement: one snapshot,
+/// so a membership and the seq read with it agree (a removal commits both at once), which
+/// the hub relies on to tell a stale membership from a current one.
+async fn user_projects(state: &AppState, user_id: Uuid) -> AppResult<Vec<(Uuid, i64)>> {
+    let member_of = sea_orm::sea_query::Query::select()
+        .column(project_members::Column::ProjectId)
+        .from(project_members::Entity)
+        .and_where(project_members::Column::UserId.eq(user_id))
+        .to_owned();
     Ok(projects::Entity::find()
         .select_only()
         .column(projects::Column::Id)
         .column(projects::Column::EventSeq)
-        .filter(projects::Column::Id.is_in(ids))
+        .filter(projects::Column::Id.in_subquery(member_of))
         .into_tuple()
         .all(&state.db.read)
         .await?)
@@ -358,6 +378,18 @@ impl Session {
                 send(socket, Message::Text(Utf8Bytes::from(payload.to_string()))).await
             }
             Outbound::Close(code, reason) => close(socket, code, reason).await,
+            Outbound::Replay {
+                project_id,
+                from,
+                to,
+            } => {
+                // A socket that sent any event of the project already follows it; only one
+                // that missed the join replays (in order, before later live events).
+                if self.sent.contains_key(&project_id) {
+                    return Flow::Continue;
+                }
+                Box::pin(self.replay_missed_join(socket, project_id, from, to)).await
+            }
         }
     }
 
@@ -443,31 +475,67 @@ impl Session {
                 continue;
             }
             let Some(newest) = newest else { continue };
-            let mut from = cursor + 1;
-            while from <= newest {
-                let Ok(batch) = fetch_events(&db, project_id, from, newest).await else {
-                    return close(socket, 1011, "try again").await;
-                };
-                let Some(last) = batch.last().map(|e| e.seq()) else {
-                    break;
-                };
-                for event in batch {
-                    let sent = self.sent.entry(project_id).or_default();
-                    if sent.contains(event.seq()) {
-                        continue;
-                    }
-                    sent.insert(event.seq());
-                    let flow = send(
-                        socket,
-                        Message::Text(Utf8Bytes::from(event.payload.to_string())),
-                    )
-                    .await;
-                    if matches!(flow, Flow::Stop) {
-                        return flow;
-                    }
-                }
-                from = last + 1;
+            if let Flow::Stop = self.replay(socket, project_id, cursor + 1, newest).await {
+                return Flow::Stop;
             }
+        }
+        Flow::Continue
+    }
+
+    /// Replays a project whose join this socket missed, from the join (`None`: the user's
+    /// latest join up to `to`, read from the log; gone from the log: `resync`).
+    async fn replay_missed_join(
+        &mut self,
+        socket: &mut WebSocket,
+        project_id: Uuid,
+        from: Option<i64>,
+        to: i64,
+    ) -> Flow {
+        let from = match from {
+            Some(from) => Some(from),
+            None => match latest_join(&self.state, project_id, self.user_id, to).await {
+                Ok(from) => from,
+                Err(_) => return close(socket, 1011, "try again").await,
+            },
+        };
+        match from {
+            Some(from) => self.replay(socket, project_id, from, to).await,
+            None => {
+                let resync = json!({"type": "resync", "project_id": project_id});
+                send(socket, text(&resync)).await
+            }
+        }
+    }
+
+    /// Sends the project's kept events `from..=to` that this socket has not sent, in order.
+    async fn replay(
+        &mut self,
+        socket: &mut WebSocket,
+        project_id: Uuid,
+        from: i64,
+        to: i64,
+    ) -> Flow {
+        let db = self.state.db.clone();
+        let mut from = from;
+        while from <= to {
+            let Ok(batch) = fetch_events(&db, project_id, from, to).await else {
+                return close(socket, 1011, "try again").await;
+            };
+            let Some(last) = batch.last().map(|e| e.seq()) else {
+                break;
+            };
+            for event in batch {
+                let sent = self.sent.entry(project_id).or_default();
+                if sent.contains(event.seq()) {
+                    continue;
+                }
+                sent.insert(event.seq());
+                let text = Message::Text(Utf8Bytes::from(event.payload.to_string()));
+                if let Flow::Stop = send(socket, text).await {
+                    return Flow::Stop;
+                }
+            }
+            from = last + 1;
         }
         Flow::Continue
     }

@@ -144,6 +144,7 @@ impl ProjectChange {
             actor_id: self.actor.id(),
             project_id,
             task_id: event.event.data.task_id(),
+            subject_id: event.event.data.subject(),
             kind: event.event.event_type(),
             details: change.details.to_string(),
             from_status,
@@ -218,6 +219,7 @@ struct Recorded<'a> {
     actor_id: Uuid,
     project_id: Uuid,
     task_id: Option<Uuid>,
+    subject_id: Option<Uuid>,
     kind: EventType,
     details: String,
     /// A task's status before and after the change (task created: after only; moved: both),
@@ -237,8 +239,8 @@ const RECORD_SQL: &str = "WITH activity AS (\
       from_status, to_status) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $10, $11)), \
   head AS (UPDATE projects SET event_seq = $8 WHERE id = $3) \
-INSERT INTO events (project_id, seq, event_type, actor_id, payload, created_at) \
-VALUES ($3, $8, $5, $2, $9, $7)";
+INSERT INTO events (project_id, seq, event_type, actor_id, payload, created_at, subject_id) \
+VALUES ($3, $8, $5, $2, $9, $7, $12)";
 
 impl Recorded<'_> {
     async fn write_in_one_statement(self, txn: &DatabaseTransaction) -> AppResult<()> {
@@ -257,6 +259,7 @@ impl Recorded<'_> {
                 self.payload.into(),
                 self.from_status.map(|s| s.as_str()).into(),
                 self.to_status.map(|s| s.as_str()).into(),
+                self.subject_id.into(),
             ],
         ))
         .await?;
@@ -289,6 +292,7 @@ impl Recorded<'_> {
             event_type: Set(self.kind.as_str().to_string()),
             actor_id: Set(self.actor_id),
             payload: Set(self.payload.to_string()),
+            subject_id: Set(self.subject_id),
             created_at: Set(self.at),
         }
         .insert(txn)

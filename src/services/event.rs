@@ -210,6 +210,15 @@ impl EventData {
         }
     }
 
+    /// The user whose access to the project the event is about (`events.subject_id`): the
+    /// owner of a created project, the member of a member event.
+    pub fn subject(&self) -> Option<Uuid> {
+        match self {
+            EventData::ProjectCreated(d) => Some(d.project.owner_id),
+            _ => self.member_id(),
+        }
+    }
+
     /// How the event changes who may see the project, if it does.
     pub fn access(&self) -> Option<Access> {
         match self {
