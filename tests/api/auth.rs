@@ -39,24 +39,6 @@ async fn post_raw(app: &TestApp, path: &str, content_type: Option<&str>, body: &
     request.send().await.expect("send")
 }
 
-async fn login_raw(app: &TestApp, email: &str, password: &str) -> Response {
-    post_json(
-        app,
-        "/auth/login",
-        json!({"email": email, "password": password}),
-    )
-    .await
-}
-
-async fn refresh_raw(app: &TestApp, refresh_token: &str) -> Response {
-    post_json(
-        app,
-        "/auth/refresh",
-        json!({"refresh_token": refresh_token}),
-    )
-    .await
-}
-
 async fn logout_raw(app: &TestApp, refresh_token: &str) -> Response {
     post_json(app, "/auth/logout", json!({"refresh_token": refresh_token})).await
 }
@@ -123,48 +105,6 @@ async fn assert_rate_limited(response: Response, max_secs: u64, what: &str) -> u
         "{what}: Retry-After {secs} not in 1..={max_secs}"
     );
     secs
-}
-
-/// The 422 field names, sorted (the contract does not fix their order).
-fn sorted_fields(body: &Value) -> Vec<String> {
-    let mut fields = error_fields(body);
-    fields.sort();
-    fields
-}
-
-async fn assert_invalid(response: Response, expected: &[&str], what: &str) -> Value {
-    let body = assert_problem(response, 422, "validation_failed").await;
-    let mut expected: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
-    expected.sort();
-    assert_eq!(sorted_fields(&body), expected, "{what}: {body}");
-    for error in body["errors"].as_array().expect("errors") {
-        assert!(
-            error["message"].as_str().is_some_and(|m| !m.is_empty()),
-            "{what}: every error has a message: {body}"
-        );
-    }
-    body
-}
-
-/// `2026-11-26T10:00:00.123Z`: RFC 3339, UTC with `Z`, milliseconds.
-fn assert_timestamp(value: &Value, what: &str) {
-    let s = value
-        .as_str()
-        .unwrap_or_else(|| panic!("{what}: not a string: {value}"));
-    assert!(
-        chrono::DateTime::parse_from_rfc3339(s).is_ok(),
-        "{what}: not RFC 3339: {s}"
-    );
-    let shape_ok = s.len() == 24
-        && s.bytes().enumerate().all(|(i, b)| match i {
-            4 | 7 => b == b'-',
-            10 => b == b'T',
-            13 | 16 => b == b':',
-            19 => b == b'.',
-            23 => b == b'Z',
-            _ => b.is_ascii_digit(),
-        });
-    assert!(shape_ok, "{what}: not like 2026-11-26T10:00:00.123Z: {s}");
 }
 
 /// Checks the `TokenPair` shape of the contract and returns the user.
@@ -482,7 +422,7 @@ async fn register_with_a_taken_email_in_another_case_is_a_conflict() {
 async fn register_lists_every_missing_field() {
     let app = TestApp::spawn().await;
     let response = register_raw(&app, json!({})).await;
-    assert_invalid(
+    assert_invalid_as(
         response,
         &["email", "full_name", "password"],
         "empty object",
@@ -498,13 +438,13 @@ async fn register_lists_every_field_of_the_wrong_json_type() {
         json!({"email": 42, "password": true, "full_name": ["Ada"]}),
     )
     .await;
-    assert_invalid(response, &["email", "full_name", "password"], "wrong types").await;
+    assert_invalid_as(response, &["email", "full_name", "password"], "wrong types").await;
     let response = register_raw(
         &app,
         json!({"email": null, "password": {"x": 1}, "full_name": null}),
     )
     .await;
-    assert_invalid(
+    assert_invalid_as(
         response,
         &["email", "full_name", "password"],
         "nulls and objects",
@@ -542,7 +482,7 @@ async fn register_lists_too_short_too_long_and_unknown_fields_together() {
         }),
     )
     .await;
-    assert_invalid(
+    assert_invalid_as(
         response,
         &["email", "full_name", "is_active", "password", "role"],
         "short/long/unknown",
@@ -558,7 +498,7 @@ async fn register_lists_too_short_too_long_and_unknown_fields_together() {
         }),
     )
     .await;
-    assert_invalid(response, &["full_name", "password"], "too long").await;
+    assert_invalid_as(response, &["full_name", "password"], "too long").await;
 
     // Lengths are counted in characters, after trimming.
     let response = register_raw(
@@ -570,7 +510,7 @@ async fn register_lists_too_short_too_long_and_unknown_fields_together() {
         }),
     )
     .await;
-    assert_invalid(response, &["full_name"], "101 characters").await;
+    assert_invalid_as(response, &["full_name"], "101 characters").await;
 
     // Nothing was created by any of these.
     let response = login_raw(&app, &unique_email(), PASSWORD).await;
@@ -586,7 +526,7 @@ async fn register_rejects_invalid_email_addresses() {
             json!({"email": bad, "password": PASSWORD, "full_name": "Ada"}),
         )
         .await;
-        assert_invalid(response, &["email"], bad).await;
+        assert_invalid_as(response, &["email"], bad).await;
     }
 }
 
@@ -787,25 +727,25 @@ async fn login_form_with_a_wrong_password_is_401_and_missing_fields_are_422() {
         .send()
         .await
         .expect("send");
-    assert_invalid(response, &["password", "username"], "empty form").await;
+    assert_invalid_as(response, &["password", "username"], "empty form").await;
 }
 
 #[tokio::test]
 async fn login_body_errors_follow_the_error_contract() {
     let app = TestApp::spawn().await;
-    assert_invalid(
+    assert_invalid_as(
         login_raw_value(&app, json!({})).await,
         &["email", "password"],
         "missing",
     )
     .await;
-    assert_invalid(
+    assert_invalid_as(
         login_raw_value(&app, json!({"email": 1, "password": false})).await,
         &["email", "password"],
         "types",
     )
     .await;
-    assert_invalid(
+    assert_invalid_as(
         login_raw_value(
             &app,
             json!({"email": unique_email(), "password": PASSWORD, "remember_me": true}),
@@ -1139,25 +1079,25 @@ async fn refresh_with_a_garbage_token_is_401() {
 #[tokio::test]
 async fn refresh_body_errors_are_422() {
     let app = TestApp::spawn().await;
-    assert_invalid(
+    assert_invalid_as(
         post_json(&app, "/auth/refresh", json!({})).await,
         &["refresh_token"],
         "missing",
     )
     .await;
-    assert_invalid(
+    assert_invalid_as(
         post_json(&app, "/auth/refresh", json!({"refresh_token": 12})).await,
         &["refresh_token"],
         "number",
     )
     .await;
-    assert_invalid(
+    assert_invalid_as(
         post_json(&app, "/auth/refresh", json!({"refresh_token": ""})).await,
         &["refresh_token"],
         "empty",
     )
     .await;
-    assert_invalid(
+    assert_invalid_as(
         post_json(
             &app,
             "/auth/refresh",
@@ -1249,7 +1189,7 @@ async fn logout_needs_no_access_token() {
 #[tokio::test]
 async fn logout_body_errors_are_422() {
     let app = TestApp::spawn().await;
-    assert_invalid(
+    assert_invalid_as(
         post_json(&app, "/auth/logout", json!({})).await,
         &["refresh_token"],
         "missing",

@@ -10,11 +10,6 @@ use tokio::sync::Barrier;
 use uuid::Uuid;
 
 use crate::helpers::*;
-use crate::tasks::{
-    assert_fields, body, column_ids, fetch_task, header, id_of, patch_task, project_id,
-};
-
-const STATUSES: [&str; 4] = ["todo", "in_progress", "review", "done"];
 
 /// Creates `n` tasks in `status`; their ids in board order.
 async fn column(app: &TestApp, user: &TestUser, pid: &str, status: &str, n: usize) -> Vec<String> {
@@ -250,7 +245,7 @@ async fn move_with_neighbours_that_are_not_adjacent_is_422_on_before_id() {
                 json!({"status": "review", "after_id": after, "before_id": before_id}),
             )
             .await;
-        assert_fields(response, &["before_id"]).await;
+        assert_invalid(response, &["before_id"]).await;
     }
     assert_eq!(fetch_task(&app, &owner, &todo[0]).await, before);
     let board = app.board(&owner, &pid).await;
@@ -268,7 +263,7 @@ async fn move_next_to_itself_is_422() {
             let response = app
                 .move_task(&owner, &todo[1], json!({"status": status, field: todo[1]}))
                 .await;
-            assert_fields(response, &[field]).await;
+            assert_invalid(response, &[field]).await;
         }
     }
     let board = app.board(&owner, &pid).await;
@@ -296,7 +291,7 @@ async fn move_next_to_an_unknown_or_foreign_task_is_422_naming_the_field() {
                     json!({"status": "review", field: neighbour}),
                 )
                 .await;
-            assert_fields(response, &[field]).await;
+            assert_invalid(response, &[field]).await;
         }
     }
     // Both bad at once: both named.
@@ -327,7 +322,7 @@ async fn move_next_to_an_unknown_or_foreign_task_is_422_naming_the_field() {
             json!({"status": "review", "before_id": review[0]}),
         )
         .await;
-    assert_fields(response, &["before_id"]).await;
+    assert_invalid(response, &["before_id"]).await;
     let board = app.board(&owner, &pid).await;
     assert_eq!(column_ids(&board, "todo"), todo);
     let board = app.board(&owner, &other_pid).await;
@@ -345,11 +340,11 @@ async fn move_with_a_non_uuid_neighbour_is_422() {
             let response = app
                 .move_task(&owner, &todo[0], json!({"status": "todo", field: bad}))
                 .await;
-            assert_fields(response, &[field]).await;
+            assert_invalid(response, &[field]).await;
         }
         let response =
             move_by_query(&app, &owner, &todo[0], &format!("status=todo&{field}=abc")).await;
-        assert_fields(response, &[field]).await;
+        assert_invalid(response, &[field]).await;
     }
 }
 
@@ -397,11 +392,11 @@ async fn move_query_string_form_works_like_the_json_body() {
     assert_eq!(column_ids(&board, "done"), ids(&[&review[0]]));
     // The query form is validated like the body.
     let response = move_by_query(&app, &owner, &todo[0], "").await;
-    assert_fields(response, &["status"]).await;
+    assert_invalid(response, &["status"]).await;
     let response = move_by_query(&app, &owner, &todo[0], &format!("after_id={}", review[1])).await;
-    assert_fields(response, &["status"]).await;
+    assert_invalid(response, &["status"]).await;
     let response = move_by_query(&app, &owner, &todo[0], "status=archived").await;
-    assert_fields(response, &["status"]).await;
+    assert_invalid(response, &["status"]).await;
     let response = move_by_query(
         &app,
         &owner,
@@ -409,7 +404,7 @@ async fn move_query_string_form_works_like_the_json_body() {
         &format!("status=review&before_id={}&after_id={}", todo[1], review[1]),
     )
     .await;
-    assert_fields(response, &["before_id"]).await;
+    assert_invalid(response, &["before_id"]).await;
     assert_eq!(app.board(&owner, &pid).await["columns"], board["columns"]);
 }
 
@@ -434,7 +429,7 @@ async fn move_body_needs_a_valid_status() {
     ];
     for (target, fields) in cases {
         let response = app.move_task(&owner, &todo[0], target).await;
-        assert_fields(response, &fields).await;
+        assert_invalid(response, &fields).await;
     }
     let task = fetch_task(&app, &owner, &todo[0]).await;
     assert_eq!(task["status"], "todo");
@@ -954,12 +949,7 @@ async fn concurrent_patch_move_and_delete_with_the_same_if_match_let_exactly_one
         );
         if statuses[2] == 204 {
             deleted += 1;
-            assert_problem(
-                crate::tasks::get_task(&app, &owner, id).await,
-                404,
-                "not_found",
-            )
-            .await;
+            assert_problem(get_task(&app, &owner, id).await, 404, "not_found").await;
         } else {
             assert_eq!(fetch_task(&app, &owner, id).await["version"], 2);
         }

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use reqwest::{Method, Response, StatusCode};
+use reqwest::{Method, Response};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -12,68 +12,8 @@ use crate::helpers::*;
 // ---------------------------------------------------------------------------------------
 // Local helpers
 
-/// The JSON body of a response that must have `status`.
-async fn body(response: Response, status: u16) -> Value {
-    let actual = response.status().as_u16();
-    let text = response.text().await.expect("body");
-    assert_eq!(actual, status, "status; body: {text}");
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("JSON body ({e}): {text}"))
-}
-
-/// Asserts an empty 204 answer.
-async fn no_content(response: Response) {
-    let status = response.status();
-    let text = response.text().await.expect("body");
-    assert_eq!(status, StatusCode::NO_CONTENT, "body: {text}");
-    assert!(text.is_empty(), "204 with a body: {text}");
-}
-
-async fn call(
-    app: &TestApp,
-    user: &TestUser,
-    method: Method,
-    path: &str,
-    json: Option<Value>,
-) -> Response {
-    let mut request = app.request(method, path).bearer_auth(&user.access);
-    if let Some(json) = json {
-        request = request.json(&json);
-    }
-    request.send().await.expect("send")
-}
-
-fn id(value: &Value) -> String {
-    value["id"].as_str().expect("id").to_string()
-}
-
 fn items(page: &Value) -> Vec<Value> {
     page["items"].as_array().expect("items").clone()
-}
-
-fn item_ids(page: &Value) -> Vec<String> {
-    items(page).iter().map(id).collect()
-}
-
-/// Asserts a 422 whose `errors` name exactly `fields` (in any order).
-async fn assert_invalid(response: Response, fields: &[&str]) -> Value {
-    let problem = assert_problem(response, 422, "validation_failed").await;
-    let mut actual = error_fields(&problem);
-    actual.sort();
-    let mut expected: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
-    expected.sort();
-    assert_eq!(actual, expected, "{problem}");
-    problem
-}
-
-async fn post_comment(app: &TestApp, user: &TestUser, task_id: &str, text: &str) -> Response {
-    call(
-        app,
-        user,
-        Method::POST,
-        &format!("/tasks/{task_id}/comments"),
-        Some(json!({ "body": text })),
-    )
-    .await
 }
 
 async fn comment(app: &TestApp, user: &TestUser, task_id: &str, text: &str) -> Value {
@@ -156,12 +96,13 @@ async fn fixture() -> Fixture {
     let editor = app.register().await;
     let viewer = app.register().await;
     let stranger = app.register().await;
-    let pid = id(&app.create_project(&owner, "Discussed").await);
+    let pid = id_of(&app.create_project(&owner, "Discussed").await);
     app.add_member(&owner, &pid, &editor, "editor").await;
     app.add_member(&owner, &pid, &viewer, "viewer").await;
-    let tid = id(&app
-        .create_task(&owner, &pid, json!({"title": "Talk about me"}))
-        .await);
+    let tid = id_of(
+        &app.create_task(&owner, &pid, json!({"title": "Talk about me"}))
+            .await,
+    );
     Fixture {
         app,
         owner,
@@ -173,12 +114,6 @@ async fn fixture() -> Fixture {
     }
 }
 
-fn is_rfc3339_utc(value: &Value) -> bool {
-    value
-        .as_str()
-        .is_some_and(|s| s.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(s).is_ok())
-}
-
 // ---------------------------------------------------------------------------------------
 // Comments
 
@@ -186,7 +121,7 @@ fn is_rfc3339_utc(value: &Value) -> bool {
 async fn viewer_may_comment_and_the_body_is_trimmed() {
     let f = fixture().await;
     let c = comment(&f.app, &f.viewer, &f.tid, "  Looks good to me.\n ").await;
-    assert!(id(&c).parse::<Uuid>().is_ok(), "{c}");
+    assert!(id_of(&c).parse::<Uuid>().is_ok(), "{c}");
     assert_eq!(c["task_id"], f.tid);
     assert_eq!(c["author_id"], f.viewer.id.to_string());
     assert_eq!(c["body"], "Looks good to me.");
@@ -262,8 +197,8 @@ async fn comments_are_listed_oldest_first_with_pagination() {
         .into_iter()
         .enumerate()
     {
-        created.push(id(
-            &comment(&f.app, user, &f.tid, &format!("comment {i}")).await
+        created.push(id_of(
+            &comment(&f.app, user, &f.tid, &format!("comment {i}")).await,
         ));
     }
     let all = list_comments(&f.app, &f.viewer, &f.tid, "").await;
@@ -283,11 +218,11 @@ async fn comments_are_listed_oldest_first_with_pagination() {
     )
     .await;
     assert_eq!(pages, 3);
-    assert_eq!(paged.iter().map(id).collect::<Vec<_>>(), created);
+    assert_eq!(paged.iter().map(id_of).collect::<Vec<_>>(), created);
 
     // A comment added after the first page shows up at the end, nothing repeats.
     let first = list_comments(&f.app, &f.viewer, &f.tid, "limit=3").await;
-    let newest = id(&comment(&f.app, &f.editor, &f.tid, "late").await);
+    let newest = id_of(&comment(&f.app, &f.editor, &f.tid, "late").await);
     let cursor = first["next_cursor"].as_str().expect("cursor");
     let rest = list_comments(
         &f.app,
@@ -317,9 +252,9 @@ async fn comments_list_rejects_bad_limit_and_cursor() {
 #[tokio::test]
 async fn comments_are_listed_per_task() {
     let f = fixture().await;
-    let other_task = id(&f.app.create_task(&f.owner, &f.pid, json!({})).await);
-    let on_first = id(&comment(&f.app, &f.owner, &f.tid, "first task").await);
-    let on_other = id(&comment(&f.app, &f.owner, &other_task, "other task").await);
+    let other_task = id_of(&f.app.create_task(&f.owner, &f.pid, json!({})).await);
+    let on_first = id_of(&comment(&f.app, &f.owner, &f.tid, "first task").await);
+    let on_other = id_of(&comment(&f.app, &f.owner, &other_task, "other task").await);
     assert_eq!(
         item_ids(&list_comments(&f.app, &f.owner, &f.tid, "").await),
         vec![on_first]
@@ -334,7 +269,7 @@ async fn comments_are_listed_per_task() {
 async fn author_edits_their_comment() {
     let f = fixture().await;
     let c = comment(&f.app, &f.viewer, &f.tid, "typo").await;
-    let cid = id(&c);
+    let cid = id_of(&c);
     f.app.clock.advance(std::time::Duration::from_secs(2));
     let edited = body(
         patch_comment(&f.app, &f.viewer, &cid, "  fixed  ").await,
@@ -357,7 +292,7 @@ async fn author_edits_their_comment() {
 #[tokio::test]
 async fn comment_edit_is_validated() {
     let f = fixture().await;
-    let cid = id(&comment(&f.app, &f.editor, &f.tid, "keep").await);
+    let cid = id_of(&comment(&f.app, &f.editor, &f.tid, "keep").await);
     for bad in ["", "  ", &"x".repeat(10_001)] {
         let response = patch_comment(&f.app, &f.editor, &cid, bad).await;
         assert_invalid(response, &["body"]).await;
@@ -378,7 +313,7 @@ async fn comment_edit_is_validated() {
 #[tokio::test]
 async fn project_owner_edits_someone_elses_comment() {
     let f = fixture().await;
-    let cid = id(&comment(&f.app, &f.viewer, &f.tid, "rude words").await);
+    let cid = id_of(&comment(&f.app, &f.viewer, &f.tid, "rude words").await);
     let edited = body(
         patch_comment(&f.app, &f.owner, &cid, "[moderated]").await,
         200,
@@ -392,10 +327,10 @@ async fn project_owner_edits_someone_elses_comment() {
 #[tokio::test]
 async fn other_members_cannot_edit_someone_elses_comment() {
     let f = fixture().await;
-    let cid = id(&comment(&f.app, &f.viewer, &f.tid, "mine").await);
+    let cid = id_of(&comment(&f.app, &f.viewer, &f.tid, "mine").await);
     let response = patch_comment(&f.app, &f.editor, &cid, "hijacked").await;
     assert_problem(response, 403, "forbidden").await;
-    let by_owner = id(&comment(&f.app, &f.owner, &f.tid, "owner's").await);
+    let by_owner = id_of(&comment(&f.app, &f.owner, &f.tid, "owner's").await);
     let response = patch_comment(&f.app, &f.viewer, &by_owner, "hijacked").await;
     assert_problem(response, 403, "forbidden").await;
     let page = list_comments(&f.app, &f.owner, &f.tid, "").await;
@@ -411,8 +346,8 @@ async fn other_members_cannot_edit_someone_elses_comment() {
 #[tokio::test]
 async fn author_deletes_their_comment() {
     let f = fixture().await;
-    let cid = id(&comment(&f.app, &f.viewer, &f.tid, "oops").await);
-    let keep = id(&comment(&f.app, &f.editor, &f.tid, "keep").await);
+    let cid = id_of(&comment(&f.app, &f.viewer, &f.tid, "oops").await);
+    let keep = id_of(&comment(&f.app, &f.editor, &f.tid, "keep").await);
     no_content(delete_comment(&f.app, &f.viewer, &cid).await).await;
     assert_eq!(
         item_ids(&list_comments(&f.app, &f.owner, &f.tid, "").await),
@@ -435,7 +370,7 @@ async fn author_deletes_their_comment() {
 #[tokio::test]
 async fn project_owner_deletes_someone_elses_comment_but_an_editor_cannot() {
     let f = fixture().await;
-    let cid = id(&comment(&f.app, &f.viewer, &f.tid, "spam").await);
+    let cid = id_of(&comment(&f.app, &f.viewer, &f.tid, "spam").await);
     let response = delete_comment(&f.app, &f.editor, &cid).await;
     assert_problem(response, 403, "forbidden").await;
     assert_eq!(
@@ -450,7 +385,7 @@ async fn project_owner_deletes_someone_elses_comment_but_an_editor_cannot() {
 async fn admin_acts_as_owner_on_comments() {
     let f = fixture().await;
     let admin = f.app.admin().await;
-    let cid = id(&comment(&f.app, &f.viewer, &f.tid, "hello").await);
+    let cid = id_of(&comment(&f.app, &f.viewer, &f.tid, "hello").await);
     body(list_comments_raw(&f.app, &admin, &f.tid, "").await, 200).await;
     let edited = body(
         patch_comment(&f.app, &admin, &cid, "edited by admin").await,
@@ -466,7 +401,7 @@ async fn admin_acts_as_owner_on_comments() {
 #[tokio::test]
 async fn non_members_get_404_on_every_comment_route() {
     let f = fixture().await;
-    let cid = id(&comment(&f.app, &f.owner, &f.tid, "private").await);
+    let cid = id_of(&comment(&f.app, &f.owner, &f.tid, "private").await);
     let s = &f.stranger;
     assert_problem(
         list_comments_raw(&f.app, s, &f.tid, "").await,
@@ -497,8 +432,8 @@ async fn non_members_get_404_on_every_comment_route() {
 async fn commenting_on_a_task_of_a_project_you_cannot_see_is_404() {
     let f = fixture().await;
     // The stranger has a project of their own, with a task.
-    let own = id(&f.app.create_project(&f.stranger, "Mine").await);
-    let own_task = id(&f.app.create_task(&f.stranger, &own, json!({})).await);
+    let own = id_of(&f.app.create_project(&f.stranger, "Mine").await);
+    let own_task = id_of(&f.app.create_task(&f.stranger, &own, json!({})).await);
     comment(&f.app, &f.stranger, &own_task, "fine here").await;
     // But the other project's task stays invisible.
     assert_problem(
@@ -576,7 +511,7 @@ async fn comment_routes_answer_404_for_unknown_or_malformed_ids() {
 #[tokio::test]
 async fn comments_go_with_their_task() {
     let f = fixture().await;
-    let cid = id(&comment(&f.app, &f.viewer, &f.tid, "about to vanish").await);
+    let cid = id_of(&comment(&f.app, &f.viewer, &f.tid, "about to vanish").await);
     no_content(
         call(
             &f.app,
@@ -605,7 +540,7 @@ async fn comments_go_with_their_task() {
 #[tokio::test]
 async fn a_removed_member_loses_access_to_their_own_comments() {
     let f = fixture().await;
-    let cid = id(&comment(&f.app, &f.viewer, &f.tid, "bye").await);
+    let cid = id_of(&comment(&f.app, &f.viewer, &f.tid, "bye").await);
     no_content(
         call(
             &f.app,
@@ -672,7 +607,7 @@ fn assert_newest_first(entries: &[Value]) {
             b["created_at"].as_str().expect("at"),
         );
         assert!(
-            at_a > at_b || (at_a == at_b && id(a) > id(b)),
+            at_a > at_b || (at_a == at_b && id_of(a) > id_of(b)),
             "not newest first: {a} then {b}"
         );
     }
@@ -683,11 +618,12 @@ async fn project_activity_records_every_kind_of_change_newest_first() {
     let app = TestApp::spawn().await;
     let alice = app.register().await;
     let bob = app.register().await;
-    let pid = id(&app.create_project(&alice, "Logged").await);
+    let pid = id_of(&app.create_project(&alice, "Logged").await);
     app.add_member(&alice, &pid, &bob, "editor").await;
-    let tid = id(&app
-        .create_task(&bob, &pid, json!({"title": "Write docs"}))
-        .await);
+    let tid = id_of(
+        &app.create_task(&bob, &pid, json!({"title": "Write docs"}))
+            .await,
+    );
     let response = call(
         &app,
         &alice,
@@ -703,7 +639,7 @@ async fn project_activity_records_every_kind_of_change_newest_first() {
         200,
     )
     .await;
-    let cid = id(&comment(&app, &bob, &tid, "on it").await);
+    let cid = id_of(&comment(&app, &bob, &tid, "on it").await);
     no_content(call(&app, &alice, Method::DELETE, &format!("/tasks/{tid}"), None).await).await;
 
     let page = body(project_activity(&app, &bob, &pid, "").await, 200).await;
@@ -846,8 +782,8 @@ async fn global_activity_admin_sees_every_project_members_only_theirs() {
     let alice = app.register().await;
     let bob = app.register().await;
     let carol = app.register().await;
-    let pa = id(&app.create_project(&alice, "Alice's").await);
-    let pb = id(&app.create_project(&bob, "Bob's").await);
+    let pa = id_of(&app.create_project(&alice, "Alice's").await);
+    let pb = id_of(&app.create_project(&bob, "Bob's").await);
     app.create_task(&alice, &pa, json!({})).await;
     app.create_task(&bob, &pb, json!({})).await;
 
@@ -891,12 +827,12 @@ async fn global_activity_filters_by_user_id() {
     let admin = app.admin().await;
     let alice = app.register().await;
     let bob = app.register().await;
-    let shared = id(&app.create_project(&alice, "Shared").await);
+    let shared = id_of(&app.create_project(&alice, "Shared").await);
     app.add_member(&alice, &shared, &bob, "editor").await;
     app.create_task(&bob, &shared, json!({})).await;
     app.create_task(&bob, &shared, json!({})).await;
     // Bob's own project, invisible to Alice.
-    let hidden = id(&app.create_project(&bob, "Hidden").await);
+    let hidden = id_of(&app.create_project(&bob, "Hidden").await);
 
     let bobs = items(
         &body(
@@ -952,8 +888,8 @@ async fn global_activity_paginates_without_gaps_or_duplicates() {
     let admin = app.admin().await;
     let alice = app.register().await;
     let bob = app.register().await;
-    let pa = id(&app.create_project(&alice, "A").await);
-    let pb = id(&app.create_project(&bob, "B").await);
+    let pa = id_of(&app.create_project(&alice, "A").await);
+    let pb = id_of(&app.create_project(&bob, "B").await);
     for i in 0..5 {
         app.create_task(&alice, &pa, json!({ "title": format!("a{i}") }))
             .await;
@@ -966,7 +902,7 @@ async fn global_activity_paginates_without_gaps_or_duplicates() {
     let (paged, pages) = walk(&app, &admin, "/activity?limit=5").await;
     assert_eq!(pages, 3);
     assert_eq!(paged, full);
-    let ids: HashSet<String> = paged.iter().map(id).collect();
+    let ids: HashSet<String> = paged.iter().map(id_of).collect();
     assert_eq!(ids.len(), 12, "no duplicates");
 
     // A member's pages cover exactly their own project's entries.

@@ -6,12 +6,6 @@ use serde_json::{Value, json};
 
 use crate::helpers::*;
 
-async fn openapi(app: &TestApp) -> Value {
-    let response = app.get("/openapi.json").send().await.expect("send");
-    assert_eq!(response.status(), StatusCode::OK);
-    response.json().await.expect("json")
-}
-
 fn operations(doc: &Value) -> Vec<(String, String, Value)> {
     let mut all = Vec::new();
     for (path, item) in doc["paths"].as_object().expect("paths") {

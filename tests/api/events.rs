@@ -2,16 +2,11 @@
 //! with exactly the message shape of docs/api.md, "Real-time".
 
 use flowtrack::models::activity_log;
-use reqwest::Response;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::helpers::*;
-use crate::tasks::{
-    assert_fields, body, delete_task, fetch_task, id_of, move_with, no_content, patch_task,
-    post_task, project_id,
-};
 
 /// Sorted keys of a JSON object.
 fn keys(value: &Value) -> Vec<String> {
@@ -23,17 +18,6 @@ fn keys(value: &Value) -> Vec<String> {
         .collect();
     keys.sort();
     keys
-}
-
-/// `at`: RFC 3339, UTC with `Z`, milliseconds (`2026-11-26T10:00:00.123Z`).
-fn assert_timestamp(at: &str) {
-    let bytes = at.as_bytes();
-    assert_eq!(bytes.len(), 24, "{at}");
-    assert!(at.ends_with('Z'), "{at}");
-    assert_eq!(bytes[10], b'T', "{at}");
-    assert_eq!(bytes[19], b'.', "{at}");
-    assert!(bytes[20..23].iter().all(u8::is_ascii_digit), "{at}");
-    chrono::DateTime::parse_from_rfc3339(at).unwrap_or_else(|e| panic!("{at}: {e}"));
 }
 
 /// Checks the envelope of a stored event and returns its `data`.
@@ -49,7 +33,7 @@ fn envelope(event: &(i64, Value), kind: &str, pid: &str, seq: i64, actor: &TestU
     assert_eq!(payload["project_id"], pid, "{payload}");
     assert_eq!(payload["seq"], seq, "{payload}");
     assert_eq!(payload["actor_id"], actor.id.to_string(), "{payload}");
-    assert_timestamp(payload["at"].as_str().expect("at"));
+    assert_timestamp(&payload["at"], "at");
     payload["data"].clone()
 }
 
@@ -66,15 +50,6 @@ async fn activity(app: &TestApp, pid: &str) -> Vec<activity_log::Model> {
         .all(&app.state.db.read)
         .await
         .expect("activity")
-}
-
-async fn comment(app: &TestApp, user: &TestUser, task: &str, text: &str) -> Response {
-    app.post(&format!("/tasks/{task}/comments"))
-        .bearer_auth(&user.access)
-        .json(&json!({"body": text}))
-        .send()
-        .await
-        .expect("comment")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -158,7 +133,7 @@ async fn member_added_updated_and_removed_carry_the_member() {
     assert_eq!(keys(&data["member"]), ["added_at", "role", "user"]);
     assert_eq!(data["member"]["user"]["id"], user.id.to_string());
     assert_eq!(data["member"]["role"], "viewer");
-    assert_timestamp(data["member"]["added_at"].as_str().expect("added_at"));
+    assert_timestamp(&data["member"]["added_at"], "added_at");
 
     let response = app
         .patch(&format!("/projects/{pid}/members/{}", user.id))
@@ -339,7 +314,7 @@ async fn comment_created_updated_and_deleted_carry_the_comment() {
     let pid = project_id(&app, &owner, "Comments").await;
     app.add_member(&owner, &pid, &viewer, "viewer").await;
     let task = id_of(&app.create_task(&owner, &pid, json!({})).await);
-    let created = body(comment(&app, &viewer, &task, "First!").await, 201).await;
+    let created = body(post_comment(&app, &viewer, &task, "First!").await, 201).await;
     let data = envelope(
         &last_event(&app, &pid).await,
         "comment.created",
@@ -408,7 +383,7 @@ async fn actor_id_is_the_caller() {
     app.add_member(&owner, &pid, &editor, "editor").await;
     app.add_member(&owner, &pid, &viewer, "viewer").await;
     let task = id_of(&app.create_task(&editor, &pid, json!({})).await);
-    body(comment(&app, &viewer, &task, "hello").await, 201).await;
+    body(post_comment(&app, &viewer, &task, "hello").await, 201).await;
     // An admin who is not a member acts as owner.
     let response = move_with(&app, &admin, &task, json!({"status": "done"}), None).await;
     body(response, 200).await;
@@ -469,7 +444,7 @@ async fn every_change_is_one_event_and_one_activity_entry() {
         200,
     )
     .await;
-    let c = id_of(&body(comment(&app, &owner, &a, "note").await, 201).await);
+    let c = id_of(&body(post_comment(&app, &owner, &a, "note").await, 201).await);
     no_content(
         app.delete(&format!("/comments/{c}"))
             .bearer_auth(&owner.access)
@@ -540,12 +515,12 @@ async fn failed_writes_create_no_event_and_no_activity() {
     assert_eq!(events_before.len(), activity_before);
 
     // 422: in the body, and found inside the transaction (assignee, neighbours).
-    assert_fields(
+    assert_invalid(
         post_task(&app, &owner, json!({"project_id": pid, "title": ""})).await,
         &["title"],
     )
     .await;
-    assert_fields(
+    assert_invalid(
         post_task(
             &app,
             &owner,
@@ -555,7 +530,7 @@ async fn failed_writes_create_no_event_and_no_activity() {
         &["assignee_id"],
     )
     .await;
-    assert_fields(
+    assert_invalid(
         patch_task(
             &app,
             &owner,
@@ -567,12 +542,12 @@ async fn failed_writes_create_no_event_and_no_activity() {
         &["assignee_id"],
     )
     .await;
-    assert_fields(
+    assert_invalid(
         patch_task(&app, &owner, &task, json!({"status": "done"}), None).await,
         &["status"],
     )
     .await;
-    assert_fields(
+    assert_invalid(
         move_with(
             &app,
             &owner,
@@ -584,7 +559,7 @@ async fn failed_writes_create_no_event_and_no_activity() {
         &["before_id"],
     )
     .await;
-    assert_fields(
+    assert_invalid(
         move_with(
             &app,
             &owner,
@@ -596,7 +571,7 @@ async fn failed_writes_create_no_event_and_no_activity() {
         &["after_id"],
     )
     .await;
-    assert_fields(comment(&app, &owner, &task, "   ").await, &["body"]).await;
+    assert_invalid(post_comment(&app, &owner, &task, "   ").await, &["body"]).await;
     // 403: a viewer writing.
     assert_problem(
         post_task(&app, &viewer, json!({"project_id": pid, "title": "t"})).await,
@@ -656,7 +631,7 @@ async fn failed_writes_create_no_event_and_no_activity() {
     )
     .await;
     assert_problem(
-        comment(&app, &outsider, &task, "hi").await,
+        post_comment(&app, &outsider, &task, "hi").await,
         404,
         "not_found",
     )
@@ -702,7 +677,7 @@ async fn a_no_op_patch_creates_no_event() {
     assert_eq!(app.stored_events(&pid).await, events_before);
     assert_eq!(activity(&app, &pid).await.len(), activity_before);
     // A no-op comment edit neither.
-    let cid = id_of(&body(comment(&app, &owner, &id, "same text").await, 201).await);
+    let cid = id_of(&body(post_comment(&app, &owner, &id, "same text").await, 201).await);
     let events_before = app.stored_events(&pid).await;
     let response = app
         .patch(&format!("/comments/{cid}"))

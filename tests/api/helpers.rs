@@ -215,13 +215,9 @@ impl TestApp {
         self.login(&email, PASSWORD).await
     }
 
+    /// Logs in through the API; the login must succeed.
     pub async fn login(&self, email: &str, password: &str) -> TestUser {
-        let response = self
-            .post("/auth/login")
-            .json(&json!({"email": email, "password": password}))
-            .send()
-            .await
-            .expect("login");
+        let response = login_raw(self, email, password).await;
         assert_eq!(response.status(), StatusCode::OK, "login of {email}");
         TestUser::from_pair(response.json().await.expect("json"), password)
     }
@@ -274,12 +270,7 @@ impl TestUser {
 /// Asserts a problem+json error answer with `status` and `code`; returns its body.
 pub async fn assert_problem(response: Response, status: u16, code: &str) -> Value {
     let actual = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
+    let content_type = content_type(&response);
     let body: Value = response.json().await.unwrap_or(Value::Null);
     assert_eq!(actual, status, "status; body: {body}");
     assert_eq!(
@@ -294,6 +285,170 @@ pub async fn assert_problem(response: Response, status: u16, code: &str) -> Valu
     );
     assert_eq!(body["type"], "about:blank");
     body
+}
+
+// ---------------------------------------------------------------------------------------
+// Requests and answers
+
+/// Sends `method path` as `user`, with a JSON body when given.
+pub async fn call(
+    app: &TestApp,
+    user: &TestUser,
+    method: Method,
+    path: &str,
+    json: Option<Value>,
+) -> Response {
+    let mut request = app.request(method, path).bearer_auth(&user.access);
+    if let Some(json) = json {
+        request = request.json(&json);
+    }
+    request.send().await.expect("send")
+}
+
+/// `POST /auth/login` with `email` and `password`, whatever the answer.
+pub async fn login_raw(app: &TestApp, email: &str, password: &str) -> Response {
+    app.post("/auth/login")
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .expect("login")
+}
+
+/// `POST /auth/refresh` with `refresh_token`, whatever the answer.
+pub async fn refresh_raw(app: &TestApp, refresh_token: &str) -> Response {
+    app.post("/auth/refresh")
+        .json(&json!({"refresh_token": refresh_token}))
+        .send()
+        .await
+        .expect("refresh")
+}
+
+/// `POST /tasks/{task_id}/comments` with `text` as `user`, whatever the answer.
+pub async fn post_comment(app: &TestApp, user: &TestUser, task_id: &str, text: &str) -> Response {
+    call(
+        app,
+        user,
+        Method::POST,
+        &format!("/tasks/{task_id}/comments"),
+        Some(json!({ "body": text })),
+    )
+    .await
+}
+
+/// The OpenAPI document the server serves (200, JSON).
+pub async fn openapi(app: &TestApp) -> Value {
+    let response = app.get("/openapi.json").send().await.expect("send");
+    assert!(content_type(&response).starts_with("application/json"));
+    body(response, 200).await
+}
+
+/// The JSON body of a response that must have `status`.
+pub async fn body(response: Response, status: u16) -> Value {
+    let actual = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    assert_eq!(actual, status, "status; body: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("JSON body ({e}): {text}"))
+}
+
+/// Asserts an empty 204 answer.
+pub async fn no_content(response: Response) {
+    let status = response.status();
+    let text = response.text().await.expect("body");
+    assert_eq!(status, StatusCode::NO_CONTENT, "body: {text}");
+    assert!(text.is_empty(), "204 with a body: {text}");
+}
+
+/// The value of header `name`, if present (it must be ASCII).
+pub fn header(response: &Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get(name)
+        .map(|v| v.to_str().expect("ASCII header").to_string())
+}
+
+/// The `Content-Type` of a response (empty when missing).
+pub fn content_type(response: &Response) -> String {
+    response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
+// ---------------------------------------------------------------------------------------
+// JSON values
+
+/// The `id` of a JSON resource.
+pub fn id_of(value: &Value) -> String {
+    value["id"].as_str().expect("id").to_string()
+}
+
+/// The ids of a page's `items`, in order.
+pub fn item_ids(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(id_of)
+        .collect()
+}
+
+/// `text` URL-encoded for a query string.
+pub fn encode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// A string timestamp in RFC 3339, UTC (`Z`).
+pub fn is_rfc3339_utc(value: &Value) -> bool {
+    value
+        .as_str()
+        .is_some_and(|s| s.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(s).is_ok())
+}
+
+/// Asserts a timestamp of the contract, `2026-11-26T10:00:00.123Z`: RFC 3339, UTC with
+/// `Z`, milliseconds.
+pub fn assert_timestamp(value: &Value, what: &str) {
+    let s = value
+        .as_str()
+        .unwrap_or_else(|| panic!("{what}: not a string: {value}"));
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(s).is_ok(),
+        "{what}: not RFC 3339: {s}"
+    );
+    let shape_ok = s.len() == 24
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            10 => b == b'T',
+            13 | 16 => b == b':',
+            19 => b == b'.',
+            23 => b == b'Z',
+            _ => b.is_ascii_digit(),
+        });
+    assert!(shape_ok, "{what}: not like 2026-11-26T10:00:00.123Z: {s}");
+}
+
+/// Asserts a 422 `validation_failed` whose `errors` name exactly `fields` (in any order),
+/// each with a message; returns the problem.
+pub async fn assert_invalid(response: Response, fields: &[&str]) -> Value {
+    assert_invalid_as(response, fields, "invalid").await
+}
+
+/// [`assert_invalid`], naming the case (`what`) in its failures.
+pub async fn assert_invalid_as(response: Response, fields: &[&str], what: &str) -> Value {
+    let problem = assert_problem(response, 422, "validation_failed").await;
+    let mut actual = error_fields(&problem);
+    actual.sort();
+    let mut expected: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
+    expected.sort();
+    assert_eq!(actual, expected, "{what}: fields of {problem}");
+    for error in problem["errors"].as_array().expect("errors") {
+        assert!(
+            error["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{what}: every error has a message: {problem}"
+        );
+    }
+    problem
 }
 
 /// The `field` names of a 422 body, in order.
@@ -403,6 +558,108 @@ impl TestApp {
             })
             .collect()
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Tasks and the board
+
+/// The four statuses, in board order.
+pub const STATUSES: [&str; 4] = ["todo", "in_progress", "review", "done"];
+
+/// `GET /tasks/{id}` as `user`, whatever the answer.
+pub async fn get_task(app: &TestApp, user: &TestUser, id: &str) -> Response {
+    app.get(&format!("/tasks/{id}"))
+        .bearer_auth(&user.access)
+        .send()
+        .await
+        .expect("get task")
+}
+
+/// `GET /tasks/{id}` that must succeed: the task.
+pub async fn fetch_task(app: &TestApp, user: &TestUser, id: &str) -> Value {
+    body(get_task(app, user, id).await, 200).await
+}
+
+/// `PATCH /tasks/{id}` with an optional `If-Match`.
+pub async fn patch_task(
+    app: &TestApp,
+    user: &TestUser,
+    id: &str,
+    patch: Value,
+    if_match: Option<&str>,
+) -> Response {
+    let mut request = app
+        .patch(&format!("/tasks/{id}"))
+        .bearer_auth(&user.access)
+        .json(&patch);
+    if let Some(tag) = if_match {
+        request = request.header("If-Match", tag);
+    }
+    request.send().await.expect("patch task")
+}
+
+/// `PATCH /tasks/{id}/move` with a JSON body and an optional `If-Match`.
+pub async fn move_with(
+    app: &TestApp,
+    user: &TestUser,
+    id: &str,
+    target: Value,
+    if_match: Option<&str>,
+) -> Response {
+    let mut request = app
+        .patch(&format!("/tasks/{id}/move"))
+        .bearer_auth(&user.access)
+        .json(&target);
+    if let Some(tag) = if_match {
+        request = request.header("If-Match", tag);
+    }
+    request.send().await.expect("move task")
+}
+
+/// `DELETE /tasks/{id}` with an optional `If-Match`.
+pub async fn delete_task(
+    app: &TestApp,
+    user: &TestUser,
+    id: &str,
+    if_match: Option<&str>,
+) -> Response {
+    let mut request = app
+        .delete(&format!("/tasks/{id}"))
+        .bearer_auth(&user.access);
+    if let Some(tag) = if_match {
+        request = request.header("If-Match", tag);
+    }
+    request.send().await.expect("delete task")
+}
+
+/// `POST /tasks` with a raw body; the response.
+pub async fn post_task(app: &TestApp, user: &TestUser, task: Value) -> Response {
+    app.post("/tasks")
+        .bearer_auth(&user.access)
+        .json(&task)
+        .send()
+        .await
+        .expect("create task")
+}
+
+/// The ids of a board column, in board order.
+pub fn column_ids(board: &Value, status: &str) -> Vec<String> {
+    board["columns"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .find(|c| c["status"] == status)
+        .unwrap_or_else(|| panic!("column {status} in {board}"))["tasks"]
+        .as_array()
+        .expect("tasks")
+        .iter()
+        .map(id_of)
+        .collect()
+}
+
+/// A project with `owner` as owner; its id.
+pub async fn project_id(app: &TestApp, owner: &TestUser, name: &str) -> String {
+    id_of(&app.create_project(owner, name).await)
 }
 
 /// A real WebSocket client over TCP.
@@ -531,4 +788,98 @@ impl WsClient {
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Redis outages
+
+/// A Redis server of a test's own, which the test may kill, restart, pause and resume.
+pub struct OwnRedis {
+    port: u16,
+    dir: tempfile::TempDir,
+    child: Option<tokio::process::Child>,
+}
+
+impl OwnRedis {
+    /// Starts `redis-server` on a free port; `None` when it cannot (no binary).
+    pub async fn start() -> Option<Self> {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").ok()?;
+        let port = probe.local_addr().ok()?.port();
+        drop(probe);
+        let mut redis = Self {
+            port,
+            dir: tempfile::tempdir().ok()?,
+            child: None,
+        };
+        redis.spawn().await.then_some(redis)
+    }
+
+    /// (Re)starts the server on its port; whether it accepts connections within 5 s.
+    pub async fn spawn(&mut self) -> bool {
+        let child = tokio::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn();
+        let Ok(child) = child else { return false };
+        self.child = Some(child);
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        false
+    }
+
+    /// Kills the server (SIGKILL) and waits for it to end.
+    pub async fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await; // SIGKILL
+            let _ = child.wait().await;
+        }
+    }
+
+    /// Sends SIGSTOP (`pause`) or SIGCONT: a paused Redis holds every message.
+    pub async fn signal(&self, signal: &str) {
+        let pid = self
+            .child
+            .as_ref()
+            .and_then(|c| c.id())
+            .expect("redis runs");
+        let status = tokio::process::Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .await
+            .expect("kill");
+        assert!(status.success(), "kill {signal} {pid}");
+    }
+
+    /// The URL of this Redis.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+/// Two instances on PostgreSQL sharing a Redis of the test's own; `None` when the run has
+/// no PostgreSQL or no `redis-server`.
+pub async fn pair_with_own_redis() -> Option<(OwnRedis, TestApp, TestApp)> {
+    if !on_postgres() {
+        eprintln!("skipped: needs PostgreSQL");
+        return None;
+    }
+    let Some(redis) = OwnRedis::start().await else {
+        eprintln!("skipped: no redis-server binary");
+        return None;
+    };
+    let url = redis.url();
+    let a = TestApp::spawn_with(|cfg| cfg.redis_url = Some(url.clone())).await;
+    let b = a.spawn_sibling().await;
+    Some((redis, a, b))
 }

@@ -9,13 +9,6 @@ use crate::helpers::*;
 
 const ORIGIN: &str = "https://app.example.com";
 
-fn header(response: &Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get(name)
-        .map(|v| v.to_str().expect("ASCII header").to_string())
-}
-
 /// The comma-separated items of a header, lower-cased.
 fn header_items(response: &Response, name: &str) -> Vec<String> {
     response

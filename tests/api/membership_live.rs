@@ -62,7 +62,7 @@ async fn expect_exactly(ws: &mut WsClient, who: &str, expected: &[Ev]) -> Vec<Va
 }
 
 /// A request that must answer `status`; its JSON body (Null when empty).
-async fn call(request: reqwest::RequestBuilder, status: u16, what: &str) -> Value {
+async fn send_expecting(request: reqwest::RequestBuilder, status: u16, what: &str) -> Value {
     let response = request.send().await.expect(what);
     let actual = response.status().as_u16();
     let text = response.text().await.expect("body");
@@ -72,10 +72,6 @@ async fn call(request: reqwest::RequestBuilder, status: u16, what: &str) -> Valu
     } else {
         serde_json::from_str(&text).expect("JSON body")
     }
-}
-
-fn id(value: &Value) -> String {
-    value["id"].as_str().expect("id").to_string()
 }
 
 /// Opens `tabs` sockets of `user` on `app` and one on `sibling` when there is one.
@@ -111,7 +107,7 @@ async fn creator_receives_its_new_project(admin: bool) {
     let mut theirs = app.ws(&stranger, "").await;
 
     let project = app.create_project(&user, "Brand new").await;
-    let pid = id(&project);
+    let pid = id_of(&project);
     app.create_task(&user, &pid, json!({"title": "first"}))
         .await;
     let expected = [ev("project.created", &pid, 1), ev("task.created", &pid, 2)];
@@ -140,11 +136,11 @@ async fn added_member_receives_everything_after(writer: &TestApp, reader: &TestA
     let member = writer.register().await;
     let mut on_b = reader.ws(&member, "").await;
     let project = writer.create_project(&owner, "Joining").await;
-    let pid = id(&project);
+    let pid = id_of(&project);
     writer
         .create_task(&owner, &pid, json!({"title": "before B"}))
         .await; // seq 2: not for B
-    let added = call(
+    let added = send_expecting(
         writer
             .post(&format!("/projects/{pid}/members"))
             .bearer_auth(&owner.access)
@@ -156,7 +152,7 @@ async fn added_member_receives_everything_after(writer: &TestApp, reader: &TestA
     writer
         .create_task(&owner, &pid, json!({"title": "after B"}))
         .await; // seq 4
-    call(
+    send_expecting(
         writer
             .patch(&format!("/projects/{pid}"))
             .bearer_auth(&owner.access)
@@ -210,12 +206,12 @@ async fn removed_and_readded_member(writer: &TestApp, reader: &TestApp) {
     let owner = writer.register().await;
     let member = writer.register().await;
     let project = writer.create_project(&owner, "Revolving door").await;
-    let pid = id(&project);
+    let pid = id_of(&project);
     writer.add_member(&owner, &pid, &member, "viewer").await; // seq 2
     let mut on_b = reader.ws(&member, "").await;
     let mut owner_ws = reader.ws(&owner, "").await;
     let members = format!("/projects/{pid}/members");
-    call(
+    send_expecting(
         writer
             .delete(&format!("{members}/{}", member.id))
             .bearer_auth(&owner.access),
@@ -226,7 +222,7 @@ async fn removed_and_readded_member(writer: &TestApp, reader: &TestApp) {
     writer
         .create_task(&owner, &pid, json!({"title": "while out"}))
         .await; // seq 4
-    call(
+    send_expecting(
         writer
             .post(&members)
             .bearer_auth(&owner.access)
@@ -270,7 +266,7 @@ async fn removed_and_readded_member(writer: &TestApp, reader: &TestApp) {
     )
     .await;
     // Removed a second time, B hears nothing more of the project.
-    call(
+    send_expecting(
         writer
             .delete(&format!("{members}/{}", member.id))
             .bearer_auth(&owner.access),
@@ -316,7 +312,7 @@ async fn every_member_gets_project_deleted_then_nothing_more() {
     let viewer = app.register().await;
     let stranger = app.register().await;
     let project = app.create_project(&owner, "Doomed").await;
-    let pid = id(&project);
+    let pid = id_of(&project);
     app.add_member(&owner, &pid, &editor, "editor").await; // 2
     app.add_member(&owner, &pid, &viewer, "viewer").await; // 3
     let task = app.create_task(&editor, &pid, json!({"title": "t"})).await; // 4
@@ -327,7 +323,7 @@ async fn every_member_gets_project_deleted_then_nothing_more() {
         ("viewer", app.ws(&viewer, "").await),
     ];
     let mut theirs = far.ws(&stranger, "").await;
-    call(
+    send_expecting(
         app.delete(&format!("/projects/{pid}"))
             .bearer_auth(&owner.access),
         204,
@@ -335,7 +331,7 @@ async fn every_member_gets_project_deleted_then_nothing_more() {
     )
     .await; // 5
     // Nothing more can happen to it.
-    call(
+    send_expecting(
         app.post("/tasks")
             .bearer_auth(&owner.access)
             .json(&json!({"project_id": pid, "title": "late"})),
@@ -343,8 +339,8 @@ async fn every_member_gets_project_deleted_then_nothing_more() {
         "task in a deleted project",
     )
     .await;
-    call(
-        far.patch(&format!("/tasks/{}", id(&task)))
+    send_expecting(
+        far.patch(&format!("/tasks/{}", id_of(&task)))
             .bearer_auth(&editor.access)
             .json(&json!({"title": "late"})),
         404,
@@ -359,7 +355,7 @@ async fn every_member_gets_project_deleted_then_nothing_more() {
 
     // The same sockets still get the events of a new project of the owner, and only those.
     let next = app.create_project(&owner, "Phoenix").await;
-    let next_id = id(&next);
+    let next_id = id_of(&next);
     for (who, ws) in &mut sockets {
         let expected = if who.starts_with("owner") {
             vec![ev("project.created", &next_id, 1)]
@@ -377,12 +373,12 @@ async fn a_reactivated_user_signs_in_again_and_gets_live_events() {
     let owner = app.register().await;
     let user = app.register().await;
     let shared = app.create_project(&owner, "Shared").await;
-    let shared_id = id(&shared);
+    let shared_id = id_of(&shared);
     app.add_member(&owner, &shared_id, &user, "editor").await; // seq 2
     let mut before = app.ws(&user, "").await;
 
     let path = format!("/users/{}", user.id);
-    call(
+    send_expecting(
         app.patch(&path)
             .bearer_auth(&admin.access)
             .json(&json!({"is_active": false})),
@@ -395,7 +391,7 @@ async fn a_reactivated_user_signs_in_again_and_gets_live_events() {
         Some(WsEnd::Closed(4001)),
         "deactivation closes the open socket"
     );
-    call(
+    send_expecting(
         app.patch(&path)
             .bearer_auth(&admin.access)
             .json(&json!({"is_active": true})),
@@ -408,7 +404,7 @@ async fn a_reactivated_user_signs_in_again_and_gets_live_events() {
     let mut second = app.ws(&user, "").await;
 
     let project = app.create_project(&user, "Fresh start").await;
-    let pid = id(&project);
+    let pid = id_of(&project);
     app.create_task(&user, &pid, json!({"title": "again"}))
         .await;
     // Its memberships survived: the owner's change of the shared project arrives too.
@@ -432,7 +428,7 @@ async fn a_project_created_during_a_resume_replay_is_delivered_whole() {
     let sibling = sibling_of(&app).await;
     let far = sibling.as_ref().unwrap_or(&app);
     let owner = app.register().await;
-    let p1 = id(&app.create_project(&owner, "Long history").await);
+    let p1 = id_of(&app.create_project(&owner, "Long history").await);
     let history = 40;
     for i in 0..history {
         app.create_task(&owner, &p1, json!({"title": format!("old {i}")}))
@@ -447,7 +443,7 @@ async fn a_project_created_during_a_resume_replay_is_delivered_whole() {
     let more_p1 = 10usize;
     let p2_tasks = 10usize;
     let make_p2 = async {
-        let p2 = id(&far.create_project(&owner, "Born during replay").await);
+        let p2 = id_of(&far.create_project(&owner, "Born during replay").await);
         for i in 0..p2_tasks {
             far.create_task(&owner, &p2, json!({"title": format!("new {i}")}))
                 .await;
@@ -555,7 +551,7 @@ async fn a_member_added_while_its_sockets_open_gets_every_later_event() {
     let sibling = sibling_of(&app).await;
     let owner = app.register().await;
     let project = app.create_project(&owner, "Race to join").await;
-    let pid = id(&project);
+    let pid = id_of(&project);
     for round in 0..RACE_ROUNDS {
         let member = app.register().await;
         let reader = reader_of(&app, &sibling, round);
@@ -591,7 +587,7 @@ async fn a_member_removed_while_its_sockets_open_gets_nothing_later() {
     let sibling = sibling_of(&app).await;
     let owner = app.register().await;
     let project = app.create_project(&owner, "Race to leave").await;
-    let pid = id(&project);
+    let pid = id_of(&project);
     for round in 0..RACE_ROUNDS {
         let member = app.register().await;
         let reader = reader_of(&app, &sibling, round);
@@ -600,7 +596,7 @@ async fn a_member_removed_while_its_sockets_open_gets_nothing_later() {
         let mut first = reader.ws(&member, "").await;
         let (opening, ()) = tokio::join!(open_staggered(reader, &member), async {
             tokio::time::sleep(jitter(round)).await;
-            call(
+            send_expecting(
                 app.delete(&format!("/projects/{pid}/members/{}", member.id))
                     .bearer_auth(&owner.access),
                 204,
@@ -658,7 +654,7 @@ async fn a_project_created_while_its_creators_sockets_open_reaches_them() {
             tokio::time::sleep(jitter(round)).await;
             app.create_project(&user, "Race to create").await
         });
-        let pid = id(&project);
+        let pid = id_of(&project);
         app.create_task(&user, &pid, json!({"title": "after both"}))
             .await;
         for (k, socket) in sockets.iter_mut().enumerate() {
@@ -674,93 +670,6 @@ async fn a_project_created_while_its_creators_sockets_open_reaches_them() {
             );
         }
     }
-}
-
-/// A Redis server of a test's own, which the test may kill, restart, pause and resume.
-struct OwnRedis {
-    port: u16,
-    dir: tempfile::TempDir,
-    child: Option<tokio::process::Child>,
-}
-
-impl OwnRedis {
-    async fn start() -> Option<Self> {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").ok()?;
-        let port = probe.local_addr().ok()?.port();
-        drop(probe);
-        let mut redis = Self {
-            port,
-            dir: tempfile::tempdir().ok()?,
-            child: None,
-        };
-        redis.spawn().await.then_some(redis)
-    }
-
-    async fn spawn(&mut self) -> bool {
-        let child = tokio::process::Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(self.dir.path())
-            .stdout(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn();
-        let Ok(child) = child else { return false };
-        self.child = Some(child);
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        false
-    }
-
-    async fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill().await; // SIGKILL
-            let _ = child.wait().await;
-        }
-    }
-
-    /// Sends SIGSTOP (`pause`) or SIGCONT: a paused Redis holds every message.
-    async fn signal(&self, signal: &str) {
-        let pid = self
-            .child
-            .as_ref()
-            .and_then(|c| c.id())
-            .expect("redis runs");
-        let status = tokio::process::Command::new("kill")
-            .args([signal, &pid.to_string()])
-            .status()
-            .await
-            .expect("kill");
-        assert!(status.success(), "kill {signal} {pid}");
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-}
-
-/// Two instances on PostgreSQL sharing a Redis of the test's own; `None` when the run has
-/// no PostgreSQL or no `redis-server`.
-async fn pair_with_own_redis() -> Option<(OwnRedis, TestApp, TestApp)> {
-    if !on_postgres() {
-        eprintln!("skipped: needs PostgreSQL");
-        return None;
-    }
-    let Some(redis) = OwnRedis::start().await else {
-        eprintln!("skipped: no redis-server binary");
-        return None;
-    };
-    let url = redis.url();
-    let a = TestApp::spawn_with(|cfg| cfg.redis_url = Some(url.clone())).await;
-    let b = a.spawn_sibling().await;
-    Some((redis, a, b))
 }
 
 /// Reads until the project's events `1..=last` all came (or 10 s passed); returns their seqs.
@@ -794,7 +703,7 @@ async fn joins_made_during_a_redis_outage_reach_sockets_on_another_instance() {
     let mut member_on_b = b.ws(&member, "").await;
     redis.kill().await;
     let project = a.create_project(&owner, "Made in the dark").await; // 1
-    let pid = id(&project);
+    let pid = id_of(&project);
     a.create_task(&owner, &pid, json!({"title": "dark"})).await; // 2
     a.add_member(&owner, &pid, &member, "editor").await; // 3
     assert!(redis.spawn().await, "redis restarts");
@@ -828,7 +737,7 @@ async fn a_socket_following_ahead_of_a_slow_redis_does_not_swallow_a_join() {
     let mut owner_on_b = b.ws(&owner, "").await;
     redis.signal("-STOP").await;
     let project = a.create_project(&owner, "Slow news").await; // 1
-    let pid = id(&project);
+    let pid = id_of(&project);
     a.add_member(&owner, &pid, &member, "viewer").await; // 2
     // B reads the membership (seq 2) from the database before Redis tells it about 1 and 2.
     let mut member_on_b = b.ws(&member, "").await;

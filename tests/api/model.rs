@@ -61,7 +61,6 @@ fn env_number(name: &str) -> Option<u64> {
 // ---------------------------------------------------------------------------------------
 // The model
 
-const STATUSES: [&str; 4] = ["todo", "in_progress", "review", "done"];
 const USERS: usize = 4;
 const ADMIN: usize = 0;
 

@@ -1,39 +1,23 @@
 //! Operations: liveness, readiness, metrics, the OpenAPI document and the offline docs page.
 
-use reqwest::{Response, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::*;
-
-async fn json_body(response: Response, status: u16) -> Value {
-    let actual = response.status().as_u16();
-    let text = response.text().await.expect("body");
-    assert_eq!(actual, status, "status; body: {text}");
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("JSON body ({e}): {text}"))
-}
-
-fn content_type(response: &Response) -> String {
-    response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string()
-}
 
 #[tokio::test]
 async fn health_is_ok() {
     let app = TestApp::spawn().await;
     let response = app.get("/health").send().await.expect("send");
     assert!(content_type(&response).starts_with("application/json"));
-    assert_eq!(json_body(response, 200).await, json!({"status": "ok"}));
+    assert_eq!(body(response, 200).await, json!({"status": "ok"}));
 }
 
 #[tokio::test]
 async fn ready_reports_the_database_and_redis() {
     let app = TestApp::spawn().await;
     let response = app.get("/ready").send().await.expect("send");
-    let body = json_body(response, 200).await;
+    let body = body(response, 200).await;
     assert_eq!(body["status"], "ok", "{body}");
     assert_eq!(body["database"], "ok", "{body}");
     let expected_redis = if redis_url().is_some() {
@@ -48,10 +32,10 @@ async fn ready_reports_the_database_and_redis() {
 async fn ready_is_503_naming_redis_when_redis_is_down_while_rest_keeps_working() {
     let app = TestApp::spawn_with(|cfg| cfg.redis_url = Some("redis://127.0.0.1:1".into())).await;
     let response = app.get("/ready").send().await.expect("send");
-    let body = assert_problem(response, 503, "unavailable").await;
-    assert_eq!(body["redis"], "unavailable", "{body}");
-    assert_eq!(body["database"], "ok", "{body}");
-    let detail = body["detail"].as_str().expect("detail");
+    let problem = assert_problem(response, 503, "unavailable").await;
+    assert_eq!(problem["redis"], "unavailable", "{problem}");
+    assert_eq!(problem["database"], "ok", "{problem}");
+    let detail = problem["detail"].as_str().expect("detail");
     assert!(
         detail.contains("redis") && !detail.contains("database"),
         "{detail}"
@@ -59,7 +43,7 @@ async fn ready_is_503_naming_redis_when_redis_is_down_while_rest_keeps_working()
 
     // Liveness and the REST API do not depend on Redis.
     let response = app.get("/health").send().await.expect("send");
-    assert_eq!(json_body(response, 200).await, json!({"status": "ok"}));
+    assert_eq!(body(response, 200).await, json!({"status": "ok"}));
     let user = app.register().await;
     let again = app.login(&user.email, PASSWORD).await;
     let response = app
@@ -68,7 +52,7 @@ async fn ready_is_503_naming_redis_when_redis_is_down_while_rest_keeps_working()
         .send()
         .await
         .expect("send");
-    assert_eq!(json_body(response, 200).await["id"], user.id.to_string());
+    assert_eq!(body(response, 200).await["id"], user.id.to_string());
 }
 
 #[tokio::test]
@@ -79,25 +63,25 @@ async fn ready_is_503_naming_the_database_when_it_is_gone() {
     app.state.db.clone().close().await;
 
     let response = app.get("/ready").send().await.expect("send");
-    let body = assert_problem(response, 503, "unavailable").await;
-    assert_eq!(body["database"], "unavailable", "{body}");
+    let problem = assert_problem(response, 503, "unavailable").await;
+    assert_eq!(problem["database"], "unavailable", "{problem}");
     assert!(
-        body["detail"]
+        problem["detail"]
             .as_str()
             .expect("detail")
             .contains("database")
     );
     // Liveness does not depend on the database; requests that need it answer 503.
     let response = app.get("/health").send().await.expect("send");
-    assert_eq!(json_body(response, 200).await, json!({"status": "ok"}));
+    assert_eq!(body(response, 200).await, json!({"status": "ok"}));
     let response = app
         .post("/auth/login")
         .json(&json!({"email": user.email, "password": PASSWORD}))
         .send()
         .await
         .expect("send");
-    let body = assert_problem(response, 503, "unavailable").await;
-    let detail = body["detail"].as_str().expect("detail").to_lowercase();
+    let problem = assert_problem(response, 503, "unavailable").await;
+    let detail = problem["detail"].as_str().expect("detail").to_lowercase();
     assert!(
         !detail.contains("pool") && !detail.contains("sqlx"),
         "internals leaked: {detail}"
@@ -165,12 +149,6 @@ async fn metrics_need_no_auth() {
     let app = TestApp::spawn().await;
     let response = app.get("/metrics").send().await.expect("send");
     assert_eq!(response.status(), StatusCode::OK);
-}
-
-async fn openapi(app: &TestApp) -> Value {
-    let response = app.get("/openapi.json").send().await.expect("send");
-    assert!(content_type(&response).starts_with("application/json"));
-    json_body(response, 200).await
 }
 
 #[tokio::test]

@@ -10,37 +10,6 @@ use crate::helpers::*;
 // ---------------------------------------------------------------------------------------
 // Local helpers
 
-/// The JSON body of a response that must have `status`.
-async fn body(response: Response, status: u16) -> Value {
-    let actual = response.status().as_u16();
-    let text = response.text().await.expect("body");
-    assert_eq!(actual, status, "status; body: {text}");
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("JSON body ({e}): {text}"))
-}
-
-/// Asserts an empty 204 answer.
-async fn no_content(response: Response) {
-    let status = response.status();
-    let text = response.text().await.expect("body");
-    assert_eq!(status, StatusCode::NO_CONTENT, "body: {text}");
-    assert!(text.is_empty(), "204 with a body: {text}");
-}
-
-/// Sends `method path` as `user`, with a JSON body when given.
-async fn call(
-    app: &TestApp,
-    user: &TestUser,
-    method: Method,
-    path: &str,
-    json: Option<Value>,
-) -> Response {
-    let mut request = app.request(method, path).bearer_auth(&user.access);
-    if let Some(json) = json {
-        request = request.json(&json);
-    }
-    request.send().await.expect("send")
-}
-
 async fn post_project(app: &TestApp, user: &TestUser, json: Value) -> Response {
     call(app, user, Method::POST, "/projects", Some(json)).await
 }
@@ -64,37 +33,6 @@ async fn get_project(app: &TestApp, user: &TestUser, pid: &str) -> Response {
 async fn list(app: &TestApp, user: &TestUser, query: &str) -> Value {
     let response = call(app, user, Method::GET, &format!("/projects?{query}"), None).await;
     body(response, 200).await
-}
-
-/// The ids of a page's items, in order.
-fn ids(page: &Value) -> Vec<String> {
-    page["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(|p| p["id"].as_str().expect("id").to_string())
-        .collect()
-}
-
-fn id(value: &Value) -> String {
-    value["id"].as_str().expect("id").to_string()
-}
-
-/// Asserts a 422 whose `errors` name exactly `fields` (in any order).
-async fn assert_invalid(response: Response, fields: &[&str]) -> Value {
-    let problem = assert_problem(response, 422, "validation_failed").await;
-    let mut actual = error_fields(&problem);
-    actual.sort();
-    let mut expected: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
-    expected.sort();
-    assert_eq!(actual, expected, "{problem}");
-    for error in problem["errors"].as_array().expect("errors") {
-        assert!(
-            error["message"].as_str().is_some_and(|m| !m.is_empty()),
-            "{problem}"
-        );
-    }
-    problem
 }
 
 async fn members(app: &TestApp, user: &TestUser, pid: &str) -> Vec<Value> {
@@ -178,12 +116,6 @@ async fn project_with(app: &TestApp, user: &TestUser, extra: Value) -> Value {
     body(post_project(app, user, full).await, 201).await
 }
 
-fn is_rfc3339_utc(value: &Value) -> bool {
-    value
-        .as_str()
-        .is_some_and(|s| s.ends_with('Z') && chrono::DateTime::parse_from_rfc3339(s).is_ok())
-}
-
 // ---------------------------------------------------------------------------------------
 // Create
 
@@ -200,7 +132,7 @@ async fn create_project_answers_201_with_location_and_defaults() {
         .expect("Location header")
         .to_string();
     let project = body(response, 201).await;
-    let pid = id(&project);
+    let pid = id_of(&project);
     assert!(pid.parse::<Uuid>().is_ok(), "{project}");
     assert_eq!(location, format!("/projects/{pid}"));
     assert_eq!(project["name"], "Website relaunch");
@@ -387,7 +319,7 @@ async fn create_project_rejects_due_date_before_start_date_on_due_date() {
     .await;
     assert_invalid(response, &["due_date"]).await;
     let page = list(&app, &alice, "").await;
-    assert!(ids(&page).is_empty(), "nothing was created: {page}");
+    assert!(item_ids(&page).is_empty(), "nothing was created: {page}");
 }
 
 #[tokio::test]
@@ -403,7 +335,7 @@ async fn create_project_rejects_unknown_fields() {
     .await;
     assert_invalid(response, &["owner_id", "progress"]).await;
     let page = list(&app, &other, "").await;
-    assert!(ids(&page).is_empty(), "{page}");
+    assert!(item_ids(&page).is_empty(), "{page}");
 }
 
 #[tokio::test]
@@ -484,21 +416,21 @@ async fn list_projects_shows_only_the_callers_projects() {
     let alice = app.register().await;
     let bob = app.register().await;
     let carol = app.register().await;
-    let a1 = id(&app.create_project(&alice, "Alice 1").await);
-    let a2 = id(&app.create_project(&alice, "Alice 2").await);
-    let b1 = id(&app.create_project(&bob, "Bob 1").await);
+    let a1 = id_of(&app.create_project(&alice, "Alice 1").await);
+    let a2 = id_of(&app.create_project(&alice, "Alice 2").await);
+    let b1 = id_of(&app.create_project(&bob, "Bob 1").await);
     app.add_member(&bob, &b1, &alice, "viewer").await;
 
     let page = list(&app, &alice, "").await;
-    let mut mine = ids(&page);
+    let mut mine = item_ids(&page);
     mine.sort();
     let mut expected = vec![a1.clone(), a2.clone(), b1.clone()];
     expected.sort();
     assert_eq!(mine, expected);
     assert_eq!(page["next_cursor"], Value::Null);
 
-    assert_eq!(ids(&list(&app, &bob, "").await), vec![b1.clone()]);
-    assert!(ids(&list(&app, &carol, "").await).is_empty());
+    assert_eq!(item_ids(&list(&app, &bob, "").await), vec![b1.clone()]);
+    assert!(item_ids(&list(&app, &carol, "").await).is_empty());
 
     // Each listed project is a full Project with its progress.
     let page = list(&app, &alice, "").await;
@@ -514,10 +446,10 @@ async fn list_projects_is_newest_first() {
     let alice = app.register().await;
     let mut created = Vec::new();
     for i in 0..4 {
-        created.push(id(&app.create_project(&alice, &format!("P{i}")).await));
+        created.push(id_of(&app.create_project(&alice, &format!("P{i}")).await));
     }
     created.reverse();
-    assert_eq!(ids(&list(&app, &alice, "").await), created);
+    assert_eq!(item_ids(&list(&app, &alice, "").await), created);
 }
 
 #[tokio::test]
@@ -526,9 +458,9 @@ async fn admin_lists_every_project() {
     let alice = app.register().await;
     let bob = app.register().await;
     let admin = app.admin().await;
-    let a = id(&app.create_project(&alice, "Alice").await);
-    let b = id(&app.create_project(&bob, "Bob").await);
-    let mut all = ids(&list(&app, &admin, "").await);
+    let a = id_of(&app.create_project(&alice, "Alice").await);
+    let b = id_of(&app.create_project(&bob, "Bob").await);
+    let mut all = item_ids(&list(&app, &admin, "").await);
     all.sort();
     let mut expected = vec![a, b];
     expected.sort();
@@ -539,19 +471,22 @@ async fn admin_lists_every_project() {
 async fn list_projects_filters_by_status() {
     let app = TestApp::spawn().await;
     let alice = app.register().await;
-    let active = id(&project_with(&app, &alice, json!({"status": "active"})).await);
-    let held = id(&project_with(&app, &alice, json!({"status": "on_hold"})).await);
-    let archived = id(&project_with(&app, &alice, json!({"status": "archived"})).await);
+    let active = id_of(&project_with(&app, &alice, json!({"status": "active"})).await);
+    let held = id_of(&project_with(&app, &alice, json!({"status": "on_hold"})).await);
+    let archived = id_of(&project_with(&app, &alice, json!({"status": "archived"})).await);
     assert_eq!(
-        ids(&list(&app, &alice, "status=active").await),
+        item_ids(&list(&app, &alice, "status=active").await),
         vec![active]
     );
-    assert_eq!(ids(&list(&app, &alice, "status=on_hold").await), vec![held]);
     assert_eq!(
-        ids(&list(&app, &alice, "status=archived").await),
+        item_ids(&list(&app, &alice, "status=on_hold").await),
+        vec![held]
+    );
+    assert_eq!(
+        item_ids(&list(&app, &alice, "status=archived").await),
         vec![archived]
     );
-    assert!(ids(&list(&app, &alice, "status=completed").await).is_empty());
+    assert!(item_ids(&list(&app, &alice, "status=completed").await).is_empty());
 
     let response = call(&app, &alice, Method::GET, "/projects?status=paused", None).await;
     assert_invalid(response, &["status"]).await;
@@ -562,29 +497,34 @@ async fn list_projects_filters_by_q_on_name_and_description() {
     let app = TestApp::spawn().await;
     let alice = app.register().await;
     let bob = app.register().await;
-    let by_name = id(&project_with(&app, &alice, json!({"name": "Website Relaunch"})).await);
-    let by_description = id(&project_with(
-        &app,
-        &alice,
-        json!({"name": "Q1", "description": "the new WEBSITE"}),
-    )
-    .await);
+    let by_name = id_of(&project_with(&app, &alice, json!({"name": "Website Relaunch"})).await);
+    let by_description = id_of(
+        &project_with(
+            &app,
+            &alice,
+            json!({"name": "Q1", "description": "the new WEBSITE"}),
+        )
+        .await,
+    );
     project_with(&app, &alice, json!({"name": "Mobile app"})).await;
     // Bob's matching project stays invisible to Alice.
     project_with(&app, &bob, json!({"name": "Bob's website"})).await;
 
-    let mut found = ids(&list(&app, &alice, "q=website").await);
+    let mut found = item_ids(&list(&app, &alice, "q=website").await);
     found.sort();
     let mut expected = vec![by_name.clone(), by_description];
     expected.sort();
     assert_eq!(found, expected);
-    assert_eq!(ids(&list(&app, &alice, "q=RELAUNCH").await), vec![by_name]);
-    assert!(ids(&list(&app, &alice, "q=nothing-matches").await).is_empty());
+    assert_eq!(
+        item_ids(&list(&app, &alice, "q=RELAUNCH").await),
+        vec![by_name]
+    );
+    assert!(item_ids(&list(&app, &alice, "q=nothing-matches").await).is_empty());
 
     // LIKE wildcards are taken literally.
-    let percent = id(&project_with(&app, &alice, json!({"name": "100% done"})).await);
-    assert_eq!(ids(&list(&app, &alice, "q=%25").await), vec![percent]);
-    assert!(ids(&list(&app, &alice, "q=_").await).is_empty());
+    let percent = id_of(&project_with(&app, &alice, json!({"name": "100% done"})).await);
+    assert_eq!(item_ids(&list(&app, &alice, "q=%25").await), vec![percent]);
+    assert!(item_ids(&list(&app, &alice, "q=_").await).is_empty());
 
     // Filters combine.
     project_with(
@@ -608,7 +548,7 @@ async fn list_projects_paginates_over_every_project_exactly_once() {
     let alice = app.register().await;
     let mut created = Vec::new();
     for i in 0..7 {
-        created.push(id(&app.create_project(&alice, &format!("P{i}")).await));
+        created.push(id_of(&app.create_project(&alice, &format!("P{i}")).await));
     }
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
@@ -619,7 +559,7 @@ async fn list_projects_paginates_over_every_project_exactly_once() {
             None => "limit=3".to_string(),
         };
         let page = list(&app, &alice, &query).await;
-        let items = ids(&page);
+        let items = item_ids(&page);
         assert!(items.len() <= 3, "{page}");
         seen.extend(items);
         pages += 1;
@@ -635,7 +575,7 @@ async fn list_projects_paginates_over_every_project_exactly_once() {
 
     // A page exactly as long as what is left ends the list.
     let page = list(&app, &alice, "limit=7").await;
-    assert_eq!(ids(&page).len(), 7);
+    assert_eq!(item_ids(&page).len(), 7);
     assert_eq!(page["next_cursor"], Value::Null);
 }
 
@@ -645,15 +585,15 @@ async fn list_projects_cursor_is_stable_under_inserts() {
     let alice = app.register().await;
     let mut created = Vec::new();
     for i in 0..4 {
-        created.push(id(&app.create_project(&alice, &format!("P{i}")).await));
+        created.push(id_of(&app.create_project(&alice, &format!("P{i}")).await));
     }
     let first = list(&app, &alice, "limit=2").await;
     // A project created meanwhile neither shifts nor repeats the rest.
     app.create_project(&alice, "Newer").await;
     let cursor = first["next_cursor"].as_str().expect("cursor");
     let second = list(&app, &alice, &format!("limit=2&cursor={cursor}")).await;
-    let mut seen = ids(&first);
-    seen.extend(ids(&second));
+    let mut seen = item_ids(&first);
+    seen.extend(item_ids(&second));
     created.reverse();
     assert_eq!(seen, created);
     assert_eq!(second["next_cursor"], Value::Null);
@@ -697,7 +637,7 @@ async fn get_project_answers_members_and_hides_it_from_others() {
     let viewer = app.register().await;
     let stranger = app.register().await;
     let project = app.create_project(&alice, "Secret").await;
-    let pid = id(&project);
+    let pid = id_of(&project);
     app.add_member(&alice, &pid, &viewer, "viewer").await;
 
     let seen = body(get_project(&app, &viewer, &pid).await, 200).await;
@@ -713,7 +653,7 @@ async fn get_project_answers_members_and_hides_it_from_others() {
 async fn non_uuid_path_ids_answer_404() {
     let app = TestApp::spawn().await;
     let alice = app.register().await;
-    let pid = id(&app.create_project(&alice, "P").await);
+    let pid = id_of(&app.create_project(&alice, "P").await);
     let uid = alice.id;
     let cases: Vec<(Method, String, Option<Value>)> = vec![
         (Method::GET, "/projects/not-a-uuid".into(), None),
@@ -768,7 +708,7 @@ async fn update_project_changes_the_given_fields_only() {
         json!({"description": "old", "start_date": "2026-01-01"}),
     )
     .await;
-    let pid = id(&project);
+    let pid = id_of(&project);
     app.clock.advance(std::time::Duration::from_secs(2));
     let updated = body(
         patch_project(
@@ -817,12 +757,14 @@ async fn update_project_changes_the_given_fields_only() {
 async fn update_project_null_clears_dates() {
     let app = TestApp::spawn().await;
     let alice = app.register().await;
-    let pid = id(&project_with(
-        &app,
-        &alice,
-        json!({"start_date": "2026-01-01", "due_date": "2026-02-01"}),
-    )
-    .await);
+    let pid = id_of(
+        &project_with(
+            &app,
+            &alice,
+            json!({"start_date": "2026-01-01", "due_date": "2026-02-01"}),
+        )
+        .await,
+    );
     let updated = body(
         patch_project(&app, &alice, &pid, json!({"start_date": null})).await,
         200,
@@ -845,7 +787,7 @@ async fn update_project_null_clears_dates() {
 async fn update_project_rejects_null_for_non_nullable_fields() {
     let app = TestApp::spawn().await;
     let alice = app.register().await;
-    let pid = id(&app.create_project(&alice, "Keep").await);
+    let pid = id_of(&app.create_project(&alice, "Keep").await);
     for field in ["name", "status", "description"] {
         let response = patch_project(&app, &alice, &pid, json!({ field: null })).await;
         assert_invalid(response, &[field]).await;
@@ -863,12 +805,14 @@ async fn update_project_rejects_null_for_non_nullable_fields() {
 async fn update_project_checks_due_date_against_stored_start_date() {
     let app = TestApp::spawn().await;
     let alice = app.register().await;
-    let pid = id(&project_with(
-        &app,
-        &alice,
-        json!({"start_date": "2026-05-10", "due_date": "2026-06-10"}),
-    )
-    .await);
+    let pid = id_of(
+        &project_with(
+            &app,
+            &alice,
+            json!({"start_date": "2026-05-10", "due_date": "2026-06-10"}),
+        )
+        .await,
+    );
     // A due date before the stored start date.
     let response = patch_project(&app, &alice, &pid, json!({"due_date": "2026-05-01"})).await;
     assert_invalid(response, &["due_date"]).await;
@@ -922,7 +866,7 @@ async fn viewer_cannot_update_project() {
     let app = TestApp::spawn().await;
     let alice = app.register().await;
     let viewer = app.register().await;
-    let pid = id(&app.create_project(&alice, "Keep").await);
+    let pid = id_of(&app.create_project(&alice, "Keep").await);
     app.add_member(&alice, &pid, &viewer, "viewer").await;
     let response = patch_project(&app, &viewer, &pid, json!({"name": "Mine"})).await;
     assert_problem(response, 403, "forbidden").await;
@@ -937,13 +881,14 @@ async fn viewer_cannot_update_project() {
 async fn owner_deletes_project_and_its_tasks() {
     let app = TestApp::spawn().await;
     let alice = app.register().await;
-    let pid = id(&app.create_project(&alice, "Doomed").await);
-    let keep = id(&app.create_project(&alice, "Kept").await);
-    let t1 = id(&app.create_task(&alice, &pid, json!({"title": "one"})).await);
-    let t2 = id(&app
-        .create_task(&alice, &pid, json!({"title": "two", "status": "done"}))
-        .await);
-    let kept_task = id(&app.create_task(&alice, &keep, json!({})).await);
+    let pid = id_of(&app.create_project(&alice, "Doomed").await);
+    let keep = id_of(&app.create_project(&alice, "Kept").await);
+    let t1 = id_of(&app.create_task(&alice, &pid, json!({"title": "one"})).await);
+    let t2 = id_of(
+        &app.create_task(&alice, &pid, json!({"title": "two", "status": "done"}))
+            .await,
+    );
+    let kept_task = id_of(&app.create_task(&alice, &keep, json!({})).await);
 
     no_content(
         call(
@@ -962,7 +907,7 @@ async fn owner_deletes_project_and_its_tasks() {
         let response = call(&app, &alice, Method::GET, &format!("/tasks/{task}"), None).await;
         assert_problem(response, 404, "not_found").await;
     }
-    assert_eq!(ids(&list(&app, &alice, "").await), vec![keep.clone()]);
+    assert_eq!(item_ids(&list(&app, &alice, "").await), vec![keep.clone()]);
     let response = call(
         &app,
         &alice,
@@ -989,7 +934,7 @@ async fn editor_cannot_delete_project() {
     let app = TestApp::spawn().await;
     let alice = app.register().await;
     let editor = app.register().await;
-    let pid = id(&app.create_project(&alice, "Stays").await);
+    let pid = id_of(&app.create_project(&alice, "Stays").await);
     app.add_member(&alice, &pid, &editor, "editor").await;
     let response = call(
         &app,
@@ -1008,7 +953,7 @@ async fn admin_deletes_any_project() {
     let app = TestApp::spawn().await;
     let alice = app.register().await;
     let admin = app.admin().await;
-    let pid = id(&app.create_project(&alice, "P").await);
+    let pid = id_of(&app.create_project(&alice, "P").await);
     no_content(
         call(
             &app,
@@ -1030,7 +975,7 @@ async fn admin_deletes_any_project() {
 async fn progress_of_an_empty_project_is_zero() {
     let app = TestApp::spawn().await;
     let alice = app.register().await;
-    let pid = id(&app.create_project(&alice, "Empty").await);
+    let pid = id_of(&app.create_project(&alice, "Empty").await);
     assert_eq!(
         progress(&app, &alice, &pid).await,
         json!({
@@ -1045,15 +990,17 @@ async fn progress_of_an_empty_project_is_zero() {
 async fn progress_counts_by_status_and_rounds_percent() {
     let app = TestApp::spawn().await;
     let alice = app.register().await;
-    let pid = id(&app.create_project(&alice, "P").await);
-    let first = id(&app
-        .create_task(&alice, &pid, json!({"status": "done"}))
-        .await);
+    let pid = id_of(&app.create_project(&alice, "P").await);
+    let first = id_of(
+        &app.create_task(&alice, &pid, json!({"status": "done"}))
+            .await,
+    );
     app.create_task(&alice, &pid, json!({"status": "in_progress"}))
         .await;
-    let third = id(&app
-        .create_task(&alice, &pid, json!({"status": "review"}))
-        .await);
+    let third = id_of(
+        &app.create_task(&alice, &pid, json!({"status": "review"}))
+            .await,
+    );
 
     let p = progress(&app, &alice, &pid).await;
     assert_eq!(p["total"], 3);
@@ -1111,7 +1058,7 @@ async fn progress_counts_by_status_and_rounds_percent() {
 async fn progress_counts_overdue_open_tasks_due_before_today() {
     let app = TestApp::spawn().await;
     let alice = app.register().await;
-    let pid = id(&app.create_project(&alice, "P").await);
+    let pid = id_of(&app.create_project(&alice, "P").await);
     let today: NaiveDate = app.clock.now().date_naive();
     let day = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
     let yesterday = day(today - Duration::days(1));
@@ -1155,7 +1102,7 @@ async fn progress_is_hidden_from_non_members() {
     let alice = app.register().await;
     let stranger = app.register().await;
     let viewer = app.register().await;
-    let pid = id(&app.create_project(&alice, "P").await);
+    let pid = id_of(&app.create_project(&alice, "P").await);
     app.add_member(&alice, &pid, &viewer, "viewer").await;
     progress(&app, &viewer, &pid).await;
     let response = call(
@@ -1177,7 +1124,7 @@ async fn members_list_is_a_plain_array_of_user_role_added_at() {
     let app = TestApp::spawn().await;
     let alice = app.register().await;
     let bob = app.register().await;
-    let pid = id(&app.create_project(&alice, "P").await);
+    let pid = id_of(&app.create_project(&alice, "P").await);
     app.add_member(&alice, &pid, &bob, "editor").await;
     let list = members(&app, &alice, &pid).await;
     assert_eq!(list.len(), 2);
@@ -1219,7 +1166,7 @@ async fn add_member_by_user_id_answers_201_member() {
     let app = TestApp::spawn().await;
     let alice = app.register().await;
     let bob = app.register().await;
-    let pid = id(&app.create_project(&alice, "P").await);
+    let pid = id_of(&app.create_project(&alice, "P").await);
     let member = body(
         add_member_body(
             &app,
@@ -1248,7 +1195,7 @@ async fn add_member_by_email_answers_201_member() {
     let app = TestApp::spawn().await;
     let alice = app.register().await;
     let bob = app.register().await;
-    let pid = id(&app.create_project(&alice, "P").await);
+    let pid = id_of(&app.create_project(&alice, "P").await);
     // Emails are matched the way they are stored: trimmed and lower-cased.
     let email = format!("  {}  ", bob.email.to_uppercase());
     let member = body(
@@ -1271,7 +1218,7 @@ async fn add_member_by_email_answers_201_member() {
 async fn add_member_with_an_unknown_user_is_422_on_that_field() {
     let app = TestApp::spawn().await;
     let alice = app.register().await;
-    let pid = id(&app.create_project(&alice, "P").await);
+    let pid = id_of(&app.create_project(&alice, "P").await);
     let response = add_member_body(
         &app,
         &alice,
@@ -1313,7 +1260,7 @@ async fn add_member_needs_exactly_one_of_user_id_and_email() {
     let app = TestApp::spawn().await;
     let alice = app.register().await;
     let bob = app.register().await;
-    let pid = id(&app.create_project(&alice, "P").await);
+    let pid = id_of(&app.create_project(&alice, "P").await);
     for json in [
         json!({"role": "viewer"}),
         json!({"user_id": bob.id, "email": bob.email, "role": "viewer"}),
@@ -1335,7 +1282,7 @@ async fn add_member_twice_is_a_conflict() {
     let app = TestApp::spawn().await;
     let alice = app.register().await;
     let bob = app.register().await;
-    let pid = id(&app.create_project(&alice, "P").await);
+    let pid = id_of(&app.create_project(&alice, "P").await);
     app.add_member(&alice, &pid, &bob, "viewer").await;
     let response = add_member_body(
         &app,
@@ -1372,7 +1319,7 @@ async fn add_member_rejects_a_bad_role() {
     let app = TestApp::spawn().await;
     let alice = app.register().await;
     let bob = app.register().await;
-    let pid = id(&app.create_project(&alice, "P").await);
+    let pid = id_of(&app.create_project(&alice, "P").await);
     for role in [
         json!("admin"),
         json!("Owner"),
@@ -1403,7 +1350,7 @@ async fn add_member_of_a_deactivated_user_is_422() {
     let admin = app.admin().await;
     let alice = app.register().await;
     let bob = app.register().await;
-    let pid = id(&app.create_project(&alice, "P").await);
+    let pid = id_of(&app.create_project(&alice, "P").await);
     no_content(
         call(
             &app,
@@ -1431,7 +1378,7 @@ async fn only_owners_add_members() {
     let alice = app.register().await;
     let editor = app.register().await;
     let newcomer = app.register().await;
-    let pid = id(&app.create_project(&alice, "P").await);
+    let pid = id_of(&app.create_project(&alice, "P").await);
     app.add_member(&alice, &pid, &editor, "editor").await;
     let response = add_member_body(
         &app,
@@ -1457,7 +1404,7 @@ async fn owner_changes_a_members_role() {
     let app = TestApp::spawn().await;
     let alice = app.register().await;
     let bob = app.register().await;
-    let pid = id(&app.create_project(&alice, "P").await);
+    let pid = id_of(&app.create_project(&alice, "P").await);
     app.add_member(&alice, &pid, &bob, "viewer").await;
     let member = body(set_role(&app, &alice, &pid, bob.id, "editor").await, 200).await;
     assert_eq!(member["role"], "editor");
@@ -1494,7 +1441,7 @@ async fn demoting_the_last_owner_is_a_conflict() {
     let app = TestApp::spawn().await;
     let alice = app.register().await;
     let bob = app.register().await;
-    let pid = id(&app.create_project(&alice, "P").await);
+    let pid = id_of(&app.create_project(&alice, "P").await);
     let response = set_role(&app, &alice, &pid, alice.id, "editor").await;
     assert_problem(response, 409, "conflict").await;
     assert_eq!(
@@ -1518,7 +1465,7 @@ async fn owner_removes_a_member() {
     let app = TestApp::spawn().await;
     let alice = app.register().await;
     let bob = app.register().await;
-    let pid = id(&app.create_project(&alice, "P").await);
+    let pid = id_of(&app.create_project(&alice, "P").await);
     app.add_member(&alice, &pid, &bob, "editor").await;
     no_content(remove_member(&app, &alice, &pid, bob.id).await).await;
     let list = members(&app, &alice, &pid).await;
@@ -1526,7 +1473,7 @@ async fn owner_removes_a_member() {
     assert_eq!(list.len(), 1);
     // Bob lost access.
     assert_problem(get_project(&app, &bob, &pid).await, 404, "not_found").await;
-    assert!(ids(&list_as(&app, &bob).await).is_empty());
+    assert!(item_ids(&list_as(&app, &bob).await).is_empty());
 }
 
 async fn list_as(app: &TestApp, user: &TestUser) -> Value {
@@ -1539,7 +1486,7 @@ async fn a_member_may_leave_the_project() {
     let alice = app.register().await;
     let viewer = app.register().await;
     let editor = app.register().await;
-    let pid = id(&app.create_project(&alice, "P").await);
+    let pid = id_of(&app.create_project(&alice, "P").await);
     app.add_member(&alice, &pid, &viewer, "viewer").await;
     app.add_member(&alice, &pid, &editor, "editor").await;
     no_content(remove_member(&app, &viewer, &pid, viewer.id).await).await;
@@ -1555,7 +1502,7 @@ async fn viewer_or_editor_cannot_remove_someone_else() {
     let alice = app.register().await;
     let viewer = app.register().await;
     let editor = app.register().await;
-    let pid = id(&app.create_project(&alice, "P").await);
+    let pid = id_of(&app.create_project(&alice, "P").await);
     app.add_member(&alice, &pid, &viewer, "viewer").await;
     app.add_member(&alice, &pid, &editor, "editor").await;
     let response = remove_member(&app, &viewer, &pid, editor.id).await;
@@ -1572,7 +1519,7 @@ async fn removing_the_last_owner_is_a_conflict() {
     let app = TestApp::spawn().await;
     let alice = app.register().await;
     let admin = app.admin().await;
-    let pid = id(&app.create_project(&alice, "P").await);
+    let pid = id_of(&app.create_project(&alice, "P").await);
     let response = remove_member(&app, &alice, &pid, alice.id).await;
     assert_problem(response, 409, "conflict").await;
     let response = remove_member(&app, &admin, &pid, alice.id).await;
@@ -1588,7 +1535,7 @@ async fn member_routes_for_a_non_member_user_answer_404() {
     let app = TestApp::spawn().await;
     let alice = app.register().await;
     let outsider = app.register().await;
-    let pid = id(&app.create_project(&alice, "P").await);
+    let pid = id_of(&app.create_project(&alice, "P").await);
     let response = set_role(&app, &alice, &pid, outsider.id, "editor").await;
     assert_problem(response, 404, "not_found").await;
     let response = remove_member(&app, &alice, &pid, outsider.id).await;
@@ -1614,7 +1561,7 @@ async fn owner_id_moves_to_the_remaining_owner_when_the_creator_leaves() {
     let app = TestApp::spawn().await;
     let alice = app.register().await;
     let bob = app.register().await;
-    let pid = id(&app.create_project(&alice, "P").await);
+    let pid = id_of(&app.create_project(&alice, "P").await);
     app.add_member(&alice, &pid, &bob, "owner").await;
     let project = body(get_project(&app, &bob, &pid).await, 200).await;
     assert_eq!(project["owner_id"], alice.id.to_string());
@@ -1634,7 +1581,7 @@ async fn owner_id_moves_to_the_remaining_owner_when_the_creator_is_demoted() {
     let app = TestApp::spawn().await;
     let alice = app.register().await;
     let bob = app.register().await;
-    let pid = id(&app.create_project(&alice, "P").await);
+    let pid = id_of(&app.create_project(&alice, "P").await);
     app.add_member(&alice, &pid, &bob, "owner").await;
     body(set_role(&app, &alice, &pid, alice.id, "editor").await, 200).await;
     let project = body(get_project(&app, &alice, &pid).await, 200).await;
@@ -1650,7 +1597,7 @@ async fn admin_manages_members_of_any_project() {
     let alice = app.register().await;
     let bob = app.register().await;
     let admin = app.admin().await;
-    let pid = id(&app.create_project(&alice, "P").await);
+    let pid = id_of(&app.create_project(&alice, "P").await);
     let member = body(
         add_member_body(
             &app,
@@ -1677,7 +1624,7 @@ async fn concurrent_self_demotions_of_the_last_two_owners_keep_one_owner() {
     let alice = app.register().await;
     let bob = app.register().await;
     for _ in 0..3 {
-        let pid = id(&app.create_project(&alice, "P").await);
+        let pid = id_of(&app.create_project(&alice, "P").await);
         app.add_member(&alice, &pid, &bob, "owner").await;
         let (a, b) = tokio::join!(
             set_role(&app, &alice, &pid, alice.id, "editor"),
@@ -1701,7 +1648,7 @@ async fn concurrent_removals_of_each_other_keep_one_owner() {
     let bob = app.register().await;
     let admin = app.admin().await;
     for _ in 0..3 {
-        let pid = id(&app.create_project(&alice, "P").await);
+        let pid = id_of(&app.create_project(&alice, "P").await);
         app.add_member(&alice, &pid, &bob, "owner").await;
         let (a, b) = tokio::join!(
             remove_member(&app, &alice, &pid, bob.id),
@@ -1724,7 +1671,7 @@ async fn concurrent_adds_of_the_same_user_make_one_member() {
     let app = TestApp::spawn().await;
     let alice = app.register().await;
     let bob = app.register().await;
-    let pid = id(&app.create_project(&alice, "P").await);
+    let pid = id_of(&app.create_project(&alice, "P").await);
     let (a, b) = tokio::join!(
         add_member_body(
             &app,

@@ -499,76 +499,13 @@ async fn a_change_through_one_instance_reaches_clients_of_another() {
     assert_eq!(me.status(), 401);
 }
 
-/// A Redis server of this test's own (so killing it disturbs no other test).
-struct OwnRedis {
-    port: u16,
-    dir: tempfile::TempDir,
-    child: Option<tokio::process::Child>,
-}
-
-impl OwnRedis {
-    async fn start() -> Option<Self> {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").ok()?;
-        let port = probe.local_addr().ok()?.port();
-        drop(probe);
-        let mut redis = Self {
-            port,
-            dir: tempfile::tempdir().ok()?,
-            child: None,
-        };
-        redis.spawn().await.then_some(redis)
-    }
-
-    async fn spawn(&mut self) -> bool {
-        let child = tokio::process::Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(self.dir.path())
-            .stdout(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn();
-        let Ok(child) = child else { return false };
-        self.child = Some(child);
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        false
-    }
-
-    async fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill().await; // SIGKILL
-            let _ = child.wait().await;
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-}
-
 /// Redis dies (SIGKILL) while writes go through two instances, then comes back: REST keeps
 /// answering 2xx and every client still gets every event exactly once, in order.
 #[tokio::test]
 async fn a_redis_outage_delays_delivery_but_loses_nothing() {
-    if !on_postgres() {
-        eprintln!("skipped: needs PostgreSQL");
-        return;
-    }
-    let Some(mut redis) = OwnRedis::start().await else {
-        eprintln!("skipped: no redis-server binary");
+    let Some((mut redis, a, b)) = pair_with_own_redis().await else {
         return;
     };
-    let url = redis.url();
-    let a = TestApp::spawn_with(|cfg| cfg.redis_url = Some(url.clone())).await;
-    let b = a.spawn_sibling().await;
     let owner = a.register().await;
     let project = a.create_project(&owner, "Outage").await;
     let pid = project["id"].as_str().expect("id").to_string();

@@ -1,150 +1,12 @@
 //! `/tasks`: create, read, update, delete, `If-Match`, and the filtered, sorted, paginated list.
-//!
-//! The small helpers at the top are shared with `board.rs` and `events.rs`.
 
 use std::collections::HashSet;
 
-use reqwest::{Response, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::helpers::*;
-
-// ---------------------------------------------------------------------------------------
-// Shared helpers
-
-/// The JSON body of a response that must have `status`.
-pub async fn body(response: Response, status: u16) -> Value {
-    let actual = response.status().as_u16();
-    let text = response.text().await.expect("body");
-    assert_eq!(actual, status, "status; body: {text}");
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("JSON body ({e}): {text}"))
-}
-
-/// Asserts an empty 204 answer.
-pub async fn no_content(response: Response) {
-    let status = response.status();
-    let text = response.text().await.expect("body");
-    assert_eq!(status, StatusCode::NO_CONTENT, "body: {text}");
-    assert!(text.is_empty(), "204 with a body: {text}");
-}
-
-/// The `id` of a JSON resource.
-pub fn id_of(value: &Value) -> String {
-    value["id"].as_str().expect("id").to_string()
-}
-
-pub fn header(response: &Response, name: &str) -> Option<String> {
-    response
-        .headers()
-        .get(name)
-        .map(|v| v.to_str().expect("ASCII header").to_string())
-}
-
-pub async fn get_task(app: &TestApp, user: &TestUser, id: &str) -> Response {
-    app.get(&format!("/tasks/{id}"))
-        .bearer_auth(&user.access)
-        .send()
-        .await
-        .expect("get task")
-}
-
-/// `GET /tasks/{id}` that must succeed: the task.
-pub async fn fetch_task(app: &TestApp, user: &TestUser, id: &str) -> Value {
-    body(get_task(app, user, id).await, 200).await
-}
-
-/// `PATCH /tasks/{id}` with an optional `If-Match`.
-pub async fn patch_task(
-    app: &TestApp,
-    user: &TestUser,
-    id: &str,
-    patch: Value,
-    if_match: Option<&str>,
-) -> Response {
-    let mut request = app
-        .patch(&format!("/tasks/{id}"))
-        .bearer_auth(&user.access)
-        .json(&patch);
-    if let Some(tag) = if_match {
-        request = request.header("If-Match", tag);
-    }
-    request.send().await.expect("patch task")
-}
-
-/// `PATCH /tasks/{id}/move` with a JSON body and an optional `If-Match`.
-pub async fn move_with(
-    app: &TestApp,
-    user: &TestUser,
-    id: &str,
-    target: Value,
-    if_match: Option<&str>,
-) -> Response {
-    let mut request = app
-        .patch(&format!("/tasks/{id}/move"))
-        .bearer_auth(&user.access)
-        .json(&target);
-    if let Some(tag) = if_match {
-        request = request.header("If-Match", tag);
-    }
-    request.send().await.expect("move task")
-}
-
-pub async fn delete_task(
-    app: &TestApp,
-    user: &TestUser,
-    id: &str,
-    if_match: Option<&str>,
-) -> Response {
-    let mut request = app
-        .delete(&format!("/tasks/{id}"))
-        .bearer_auth(&user.access);
-    if let Some(tag) = if_match {
-        request = request.header("If-Match", tag);
-    }
-    request.send().await.expect("delete task")
-}
-
-/// `POST /tasks` with a raw body; the response.
-pub async fn post_task(app: &TestApp, user: &TestUser, task: Value) -> Response {
-    app.post("/tasks")
-        .bearer_auth(&user.access)
-        .json(&task)
-        .send()
-        .await
-        .expect("create task")
-}
-
-/// Asserts a 422 whose `errors` name exactly `fields` (in any order).
-pub async fn assert_fields(response: Response, fields: &[&str]) -> Value {
-    let problem = assert_problem(response, 422, "validation_failed").await;
-    let mut actual = error_fields(&problem);
-    actual.sort();
-    let mut expected: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
-    expected.sort();
-    assert_eq!(actual, expected, "fields of {problem}");
-    problem
-}
-
-/// The ids of a board column, in board order.
-pub fn column_ids(board: &Value, status: &str) -> Vec<String> {
-    board["columns"]
-        .as_array()
-        .expect("columns")
-        .iter()
-        .find(|c| c["status"] == status)
-        .unwrap_or_else(|| panic!("column {status} in {board}"))["tasks"]
-        .as_array()
-        .expect("tasks")
-        .iter()
-        .map(id_of)
-        .collect()
-}
-
-/// A project with `owner` as owner; its id.
-pub async fn project_id(app: &TestApp, owner: &TestUser, name: &str) -> String {
-    id_of(&app.create_project(owner, name).await)
-}
 
 // ---------------------------------------------------------------------------------------
 // Create
@@ -311,12 +173,12 @@ async fn create_rejects_empty_blank_and_too_long_titles() {
     let pid = project_id(&app, &owner, "Titles").await;
     for title in [json!(""), json!("   "), json!("y".repeat(201)), json!(5)] {
         let response = post_task(&app, &owner, json!({"project_id": pid, "title": title})).await;
-        assert_fields(response, &["title"]).await;
+        assert_invalid(response, &["title"]).await;
     }
     let response = post_task(&app, &owner, json!({"project_id": pid})).await;
-    assert_fields(response, &["title"]).await;
+    assert_invalid(response, &["title"]).await;
     let response = post_task(&app, &owner, json!({"project_id": pid, "title": null})).await;
-    assert_fields(response, &["title"]).await;
+    assert_invalid(response, &["title"]).await;
 }
 
 #[tokio::test]
@@ -330,14 +192,14 @@ async fn create_rejects_a_too_long_description() {
         json!({"project_id": pid, "title": "t", "description": "d".repeat(10_001)}),
     )
     .await;
-    assert_fields(response, &["description"]).await;
+    assert_invalid(response, &["description"]).await;
     let response = post_task(
         &app,
         &owner,
         json!({"project_id": pid, "title": "t", "description": 1}),
     )
     .await;
-    assert_fields(response, &["description"]).await;
+    assert_invalid(response, &["description"]).await;
     let task = app
         .create_task(&owner, &pid, json!({"description": "d".repeat(10_000)}))
         .await;
@@ -356,7 +218,7 @@ async fn create_rejects_bad_status_and_priority_values() {
             json!({"project_id": pid, "title": "t", "status": status}),
         )
         .await;
-        assert_fields(response, &["status"]).await;
+        assert_invalid(response, &["status"]).await;
     }
     for priority in [json!("critical"), json!(""), json!(["high"])] {
         let response = post_task(
@@ -365,7 +227,7 @@ async fn create_rejects_bad_status_and_priority_values() {
             json!({"project_id": pid, "title": "t", "priority": priority}),
         )
         .await;
-        assert_fields(response, &["priority"]).await;
+        assert_invalid(response, &["priority"]).await;
     }
 }
 
@@ -387,7 +249,7 @@ async fn create_rejects_bad_due_dates() {
             json!({"project_id": pid, "title": "t", "due_date": due}),
         )
         .await;
-        assert_fields(response, &["due_date"]).await;
+        assert_invalid(response, &["due_date"]).await;
     }
 }
 
@@ -414,7 +276,7 @@ async fn create_rejects_bad_labels() {
             json!({"project_id": pid, "title": "t", "labels": labels}),
         )
         .await;
-        assert_fields(response, &["labels"]).await;
+        assert_invalid(response, &["labels"]).await;
     }
     // The limits themselves are fine.
     let task = app
@@ -440,7 +302,7 @@ async fn create_rejects_an_assignee_who_is_not_a_member() {
             json!({"project_id": pid, "title": "t", "assignee_id": assignee}),
         )
         .await;
-        assert_fields(response, &["assignee_id"]).await;
+        assert_invalid(response, &["assignee_id"]).await;
     }
     // Members of any role may be assigned.
     app.add_member(&owner, &pid, &stranger, "viewer").await;
@@ -461,7 +323,7 @@ async fn create_rejects_unknown_fields() {
         json!({"project_id": pid, "title": "t", "version": 7, "colour": "red"}),
     )
     .await;
-    assert_fields(response, &["colour", "version"]).await;
+    assert_invalid(response, &["colour", "version"]).await;
 }
 
 #[tokio::test]
@@ -484,7 +346,7 @@ async fn create_reports_every_bad_field_at_once() {
         }),
     )
     .await;
-    assert_fields(
+    assert_invalid(
         response,
         &[
             "project_id",
@@ -501,10 +363,10 @@ async fn create_reports_every_bad_field_at_once() {
     .await;
     // Missing required fields are listed too.
     let response = post_task(&app, &owner, json!({})).await;
-    assert_fields(response, &["project_id", "title"]).await;
+    assert_invalid(response, &["project_id", "title"]).await;
     // A body that is not an object: field "".
     let response = post_task(&app, &owner, json!(["title"])).await;
-    assert_fields(response, &[""]).await;
+    assert_invalid(response, &[""]).await;
 }
 
 #[tokio::test]
@@ -518,7 +380,7 @@ async fn create_with_a_non_uuid_project_id_is_422() {
             json!({"project_id": project_id, "title": "t"}),
         )
         .await;
-        assert_fields(response, &["project_id"]).await;
+        assert_invalid(response, &["project_id"]).await;
     }
 }
 
@@ -685,9 +547,9 @@ async fn patch_rejects_status_and_project_id() {
     let task = app.create_task(&owner, &pid, json!({})).await;
     let id = id_of(&task);
     let response = patch_task(&app, &owner, &id, json!({"status": "done"}), None).await;
-    assert_fields(response, &["status"]).await;
+    assert_invalid(response, &["status"]).await;
     let response = patch_task(&app, &owner, &id, json!({"project_id": other}), None).await;
-    assert_fields(response, &["project_id"]).await;
+    assert_invalid(response, &["project_id"]).await;
     let response = patch_task(
         &app,
         &owner,
@@ -696,7 +558,7 @@ async fn patch_rejects_status_and_project_id() {
         None,
     )
     .await;
-    assert_fields(response, &["status", "project_id"]).await;
+    assert_invalid(response, &["status", "project_id"]).await;
     assert_eq!(fetch_task(&app, &owner, &id).await, task);
 }
 
@@ -724,7 +586,7 @@ async fn patch_rejects_null_and_invalid_values() {
     ];
     for (patch, fields) in cases {
         let response = patch_task(&app, &owner, &id, patch.clone(), None).await;
-        assert_fields(response, &fields).await;
+        assert_invalid(response, &fields).await;
     }
     assert_eq!(fetch_task(&app, &owner, &id).await, task);
 }
@@ -959,21 +821,8 @@ async fn list(app: &TestApp, user: &TestUser, query: &str) -> Value {
     body(response, 200).await
 }
 
-fn ids(page: &Value) -> Vec<String> {
-    page["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .map(id_of)
-        .collect()
-}
-
 fn set(ids: &[String]) -> HashSet<String> {
     ids.iter().cloned().collect()
-}
-
-fn enc(raw: &str) -> String {
-    url::form_urlencoded::byte_serialize(raw.as_bytes()).collect()
 }
 
 /// Every page of `GET /tasks?{query}` with `limit`, concatenated; checks page sizes.
@@ -986,7 +835,7 @@ async fn walk(app: &TestApp, user: &TestUser, query: &str, limit: usize) -> Vec<
             q.push_str(&format!("&cursor={c}"));
         }
         let page = list(app, user, &q).await;
-        let items = ids(&page);
+        let items = item_ids(&page);
         assert!(items.len() <= limit, "page too long: {page}");
         all.extend(items.clone());
         match page["next_cursor"].as_str() {
@@ -1103,29 +952,32 @@ async fn fixture() -> Fixture {
 async fn list_filters_by_project_id() {
     let f = fixture().await;
     let page = list(&f.app, &f.owner, &format!("project_id={}&limit=200", f.p2)).await;
-    assert_eq!(set(&ids(&page)), f.ids(&["Golf login", "Hotel", "India"]));
+    assert_eq!(
+        set(&item_ids(&page)),
+        f.ids(&["Golf login", "Hotel", "India"])
+    );
     assert!(page["next_cursor"].is_null());
     // A project the caller is not a member of lists nothing.
     let page = list(&f.app, &f.owner, &format!("project_id={}", f.hidden)).await;
-    assert!(ids(&page).is_empty(), "{page}");
+    assert!(item_ids(&page).is_empty(), "{page}");
 }
 
 #[tokio::test]
 async fn list_filters_by_status_and_priority() {
     let f = fixture().await;
     let page = list(&f.app, &f.owner, "status=in_progress").await;
-    assert_eq!(set(&ids(&page)), f.ids(&["Bravo", "Foxtrot"]));
+    assert_eq!(set(&item_ids(&page)), f.ids(&["Bravo", "Foxtrot"]));
     let page = list(&f.app, &f.owner, "priority=urgent").await;
-    assert_eq!(set(&ids(&page)), f.ids(&["Bravo", "Foxtrot", "India"]));
+    assert_eq!(set(&item_ids(&page)), f.ids(&["Bravo", "Foxtrot", "India"]));
     let page = list(&f.app, &f.owner, "priority=urgent&status=review").await;
-    assert_eq!(set(&ids(&page)), f.ids(&["India"]));
+    assert_eq!(set(&item_ids(&page)), f.ids(&["India"]));
     let page = list(
         &f.app,
         &f.owner,
         &format!("project_id={}&priority=high", f.p1),
     )
     .await;
-    assert_eq!(set(&ids(&page)), f.ids(&["Charlie", "Echo 100%"]));
+    assert_eq!(set(&item_ids(&page)), f.ids(&["Charlie", "Echo 100%"]));
 }
 
 #[tokio::test]
@@ -1133,34 +985,34 @@ async fn list_filters_by_assignee_id_and_me() {
     let f = fixture().await;
     let mine = f.ids(&["Alpha", "Echo 100%", "Golf login"]);
     let page = list(&f.app, &f.owner, &format!("assignee_id={}", f.owner.id)).await;
-    assert_eq!(set(&ids(&page)), mine);
+    assert_eq!(set(&item_ids(&page)), mine);
     let page = list(&f.app, &f.owner, "assignee_id=me").await;
-    assert_eq!(set(&ids(&page)), mine);
+    assert_eq!(set(&item_ids(&page)), mine);
     let page = list(&f.app, &f.mate, "assignee_id=me").await;
-    assert_eq!(set(&ids(&page)), f.ids(&["Bravo"]));
+    assert_eq!(set(&item_ids(&page)), f.ids(&["Bravo"]));
     let page = list(&f.app, &f.owner, &format!("assignee_id={}", f.mate.id)).await;
-    assert_eq!(set(&ids(&page)), f.ids(&["Bravo"]));
+    assert_eq!(set(&item_ids(&page)), f.ids(&["Bravo"]));
 }
 
 #[tokio::test]
 async fn list_filters_by_label() {
     let f = fixture().await;
     let page = list(&f.app, &f.owner, "label=bug").await;
-    assert_eq!(set(&ids(&page)), f.ids(&["Alpha", "Bravo"]));
+    assert_eq!(set(&item_ids(&page)), f.ids(&["Alpha", "Bravo"]));
     let page = list(&f.app, &f.owner, "label=ui").await;
-    assert_eq!(set(&ids(&page)), f.ids(&["Bravo", "Delta"]));
+    assert_eq!(set(&item_ids(&page)), f.ids(&["Bravo", "Delta"]));
     let page = list(&f.app, &f.owner, "label=Bug").await;
-    assert_eq!(set(&ids(&page)), f.ids(&["Hotel"]));
+    assert_eq!(set(&item_ids(&page)), f.ids(&["Hotel"]));
     let page = list(&f.app, &f.owner, "label=none").await;
-    assert!(ids(&page).is_empty());
+    assert!(item_ids(&page).is_empty());
     // A relabelled task follows its new labels.
     let alpha = f.id("Alpha");
     let response = patch_task(&f.app, &f.owner, &alpha, json!({"labels": ["ui"]}), None).await;
     body(response, 200).await;
     let page = list(&f.app, &f.owner, "label=bug").await;
-    assert_eq!(set(&ids(&page)), f.ids(&["Bravo"]));
+    assert_eq!(set(&item_ids(&page)), f.ids(&["Bravo"]));
     let page = list(&f.app, &f.owner, "label=ui").await;
-    assert_eq!(set(&ids(&page)), f.ids(&["Alpha", "Bravo", "Delta"]));
+    assert_eq!(set(&item_ids(&page)), f.ids(&["Alpha", "Bravo", "Delta"]));
 }
 
 #[tokio::test]
@@ -1168,16 +1020,20 @@ async fn list_q_matches_title_or_description_case_insensitively() {
     let f = fixture().await;
     // "login": in Golf's title, in Charlie's description (upper case); Secret is hidden.
     for q in ["login", "LOGIN", "LoGiN"] {
-        let page = list(&f.app, &f.owner, &format!("q={}", enc(q))).await;
-        assert_eq!(set(&ids(&page)), f.ids(&["Charlie", "Golf login"]), "q={q}");
+        let page = list(&f.app, &f.owner, &format!("q={}", encode(q))).await;
+        assert_eq!(
+            set(&item_ids(&page)),
+            f.ids(&["Charlie", "Golf login"]),
+            "q={q}"
+        );
     }
-    let page = list(&f.app, &f.owner, &format!("q={}", enc("the login"))).await;
-    assert_eq!(set(&ids(&page)), f.ids(&["Charlie"]));
+    let page = list(&f.app, &f.owner, &format!("q={}", encode("the login"))).await;
+    assert_eq!(set(&item_ids(&page)), f.ids(&["Charlie"]));
     // LIKE wildcards are literal.
-    let page = list(&f.app, &f.owner, &format!("q={}", enc("%"))).await;
-    assert_eq!(set(&ids(&page)), f.ids(&["Echo 100%"]));
-    let page = list(&f.app, &f.owner, &format!("q={}", enc("_"))).await;
-    assert!(ids(&page).is_empty(), "{page}");
+    let page = list(&f.app, &f.owner, &format!("q={}", encode("%"))).await;
+    assert_eq!(set(&item_ids(&page)), f.ids(&["Echo 100%"]));
+    let page = list(&f.app, &f.owner, &format!("q={}", encode("_"))).await;
+    assert!(item_ids(&page).is_empty(), "{page}");
 }
 
 #[tokio::test]
@@ -1218,11 +1074,11 @@ async fn list_q_folds_case_beyond_ascii() {
         ("ä", expect(&[0, 4])),
         ("ö", HashSet::new()),
     ] {
-        let page = list(&app, &owner, &format!("q={}&limit=200", enc(q))).await;
-        assert_eq!(set(&ids(&page)), expected, "q={q}");
+        let page = list(&app, &owner, &format!("q={}&limit=200", encode(q))).await;
+        assert_eq!(set(&item_ids(&page)), expected, "q={q}");
         // Paged one by one, the same tasks in the same order.
-        let walked = walk(&app, &owner, &format!("q={}", enc(q)), 1).await;
-        assert_eq!(walked, ids(&page), "q={q} by 1");
+        let walked = walk(&app, &owner, &format!("q={}", encode(q)), 1).await;
+        assert_eq!(walked, item_ids(&page), "q={q} by 1");
     }
 }
 
@@ -1244,16 +1100,16 @@ async fn list_unicode_q_pages_through_many_non_matching_tasks() {
         }
     }
     matching.reverse(); // newest first
-    let page = list(&app, &owner, &format!("q={}&limit=200", enc("ärger"))).await;
-    assert_eq!(ids(&page), matching);
+    let page = list(&app, &owner, &format!("q={}&limit=200", encode("ärger"))).await;
+    assert_eq!(item_ids(&page), matching);
     for limit in [1, 2] {
-        let walked = walk(&app, &owner, &format!("q={}", enc("ärger")), limit).await;
+        let walked = walk(&app, &owner, &format!("q={}", encode("ärger")), limit).await;
         assert_eq!(walked, matching, "by {limit}");
     }
     let walked = walk(
         &app,
         &owner,
-        &format!("q={}&sort=created_at", enc("ÄrGeR")),
+        &format!("q={}&sort=created_at", encode("ÄrGeR")),
         2,
     )
     .await;
@@ -1264,14 +1120,14 @@ async fn list_unicode_q_pages_through_many_non_matching_tasks() {
 async fn list_due_before_is_exclusive() {
     let f = fixture().await;
     let page = list(&f.app, &f.owner, "due_before=2026-12-01").await;
-    assert_eq!(set(&ids(&page)), f.ids(&["Bravo", "Echo 100%"]));
+    assert_eq!(set(&item_ids(&page)), f.ids(&["Bravo", "Echo 100%"]));
     let page = list(&f.app, &f.owner, "due_before=2026-12-02").await;
     assert_eq!(
-        set(&ids(&page)),
+        set(&item_ids(&page)),
         f.ids(&["Alpha", "Bravo", "Echo 100%", "Golf login"])
     );
     let page = list(&f.app, &f.owner, "due_before=2026-11-15").await;
-    assert!(ids(&page).is_empty());
+    assert!(item_ids(&page).is_empty());
 }
 
 #[tokio::test]
@@ -1298,7 +1154,7 @@ async fn list_rejects_bad_filter_values() {
             .send()
             .await
             .expect("send");
-        assert_fields(response, &[field]).await;
+        assert_invalid(response, &[field]).await;
     }
     let response = f
         .app
@@ -1307,7 +1163,7 @@ async fn list_rejects_bad_filter_values() {
         .send()
         .await
         .expect("send");
-    assert_fields(response, &["status", "priority", "sort"]).await;
+    assert_invalid(response, &["status", "priority", "sort"]).await;
     // limit=200 is fine.
     list(&f.app, &f.owner, "limit=200").await;
 }
@@ -1343,7 +1199,7 @@ async fn list_with_a_bad_cursor_is_400() {
 async fn list_never_shows_tasks_of_projects_i_am_not_in_and_admin_sees_all() {
     let f = fixture().await;
     let page = list(&f.app, &f.owner, "limit=200").await;
-    assert_eq!(set(&ids(&page)), f.all_ids());
+    assert_eq!(set(&item_ids(&page)), f.all_ids());
     // mate is only in p1.
     let page = list(&f.app, &f.mate, "limit=200").await;
     let p1: HashSet<String> = f
@@ -1352,18 +1208,18 @@ async fn list_never_shows_tasks_of_projects_i_am_not_in_and_admin_sees_all() {
         .filter(|t| t["project_id"] == f.p1.as_str())
         .map(id_of)
         .collect();
-    assert_eq!(set(&ids(&page)), p1);
+    assert_eq!(set(&item_ids(&page)), p1);
     let page = list(&f.app, &f.mate, &format!("project_id={}", f.p2)).await;
-    assert!(ids(&page).is_empty());
+    assert!(item_ids(&page).is_empty());
     // Someone in no project sees nothing at all.
     let loner = f.app.register().await;
-    assert!(ids(&list(&f.app, &loner, "limit=200").await).is_empty());
+    assert!(item_ids(&list(&f.app, &loner, "limit=200").await).is_empty());
     // An admin sees every task, the hidden project's too.
     let admin = f.app.admin().await;
     let page = list(&f.app, &admin, "limit=200").await;
-    assert_eq!(ids(&page).len(), f.tasks.len() + 1);
+    assert_eq!(item_ids(&page).len(), f.tasks.len() + 1);
     let page = list(&f.app, &admin, &format!("project_id={}", f.hidden)).await;
-    assert_eq!(ids(&page).len(), 1);
+    assert_eq!(item_ids(&page).len(), 1);
     assert_eq!(page["items"][0]["title"], "Secret login");
     // Removing a member hides the project's tasks at once.
     let response = f
@@ -1374,7 +1230,7 @@ async fn list_never_shows_tasks_of_projects_i_am_not_in_and_admin_sees_all() {
         .await
         .expect("remove member");
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    assert!(ids(&list(&f.app, &f.mate, "limit=200").await).is_empty());
+    assert!(item_ids(&list(&f.app, &f.mate, "limit=200").await).is_empty());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1593,7 +1449,8 @@ async fn pagination_walks_every_task_exactly_once_in_every_sort() {
         format!("sort=due_date&project_id={}", f.p1),
     ];
     for query in sorts {
-        let whole: Vec<String> = ids(&list(&f.app, &f.owner, &format!("{query}&limit=200")).await);
+        let whole: Vec<String> =
+            item_ids(&list(&f.app, &f.owner, &format!("{query}&limit=200")).await);
         for limit in [1, 2, 5] {
             let walked = walk(&f.app, &f.owner, &query, limit).await;
             assert_eq!(walked, whole, "{query} by {limit}");
@@ -1607,9 +1464,9 @@ async fn pagination_walks_every_task_exactly_once_in_every_sort() {
 #[tokio::test]
 async fn pagination_is_stable_under_inserts() {
     let f = fixture().await;
-    let whole = ids(&list(&f.app, &f.owner, "sort=created_at&limit=200").await);
+    let whole = item_ids(&list(&f.app, &f.owner, "sort=created_at&limit=200").await);
     let first = list(&f.app, &f.owner, "sort=created_at&limit=3").await;
-    let mut seen = ids(&first);
+    let mut seen = item_ids(&first);
     let mut cursor = first["next_cursor"].as_str().map(str::to_string);
     // New tasks arrive while the client pages: nothing is repeated or skipped, and the new
     // ones (newest, so last) show up at the end.
@@ -1626,7 +1483,7 @@ async fn pagination_is_stable_under_inserts() {
             &format!("sort=created_at&limit=3&cursor={c}"),
         )
         .await;
-        seen.extend(ids(&page));
+        seen.extend(item_ids(&page));
         cursor = page["next_cursor"].as_str().map(str::to_string);
     }
     assert_eq!(seen[..whole.len()], whole[..]);

@@ -8,22 +8,6 @@ use uuid::Uuid;
 
 use crate::helpers::*;
 
-/// The JSON body of a response that must have `status`.
-async fn body(response: Response, status: u16) -> Value {
-    let actual = response.status().as_u16();
-    let text = response.text().await.expect("body");
-    assert_eq!(actual, status, "status; body: {text}");
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("JSON body ({e}): {text}"))
-}
-
-/// Asserts an empty 204 answer.
-async fn no_content(response: Response) {
-    let status = response.status();
-    let text = response.text().await.expect("body");
-    assert_eq!(status, StatusCode::NO_CONTENT, "body: {text}");
-    assert!(text.is_empty(), "204 with a body: {text}");
-}
-
 async fn get_me(app: &TestApp, user: &TestUser) -> Response {
     app.get("/users/me")
         .bearer_auth(&user.access)
@@ -50,7 +34,8 @@ async fn create_user(
     body(response, 201).await
 }
 
-fn id_of(user: &Value) -> Uuid {
+/// The `id` of a JSON resource, parsed.
+fn uuid_of(user: &Value) -> Uuid {
     user["id"]
         .as_str()
         .and_then(|s| s.parse().ok())
@@ -76,26 +61,6 @@ fn emails(page: &Value) -> Vec<String> {
         .iter()
         .map(|u| u["email"].as_str().expect("email").to_string())
         .collect()
-}
-
-fn encode(text: &str) -> String {
-    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
-}
-
-async fn try_login(app: &TestApp, email: &str, password: &str) -> Response {
-    app.post("/auth/login")
-        .json(&json!({"email": email, "password": password}))
-        .send()
-        .await
-        .expect("login")
-}
-
-async fn try_refresh(app: &TestApp, refresh_token: &str) -> Response {
-    app.post("/auth/refresh")
-        .json(&json!({"refresh_token": refresh_token}))
-        .send()
-        .await
-        .expect("refresh")
 }
 
 /// Puts `members` into one new project (the first one owns it), straight in the database:
@@ -219,7 +184,7 @@ async fn update_me_trims_the_name_and_normalizes_the_email() {
     // The new address signs in (in any case); the old one no longer does.
     app.login(&new_email, PASSWORD).await;
     assert_problem(
-        try_login(&app, &user.email, PASSWORD).await,
+        login_raw(&app, &user.email, PASSWORD).await,
         401,
         "unauthorized",
     )
@@ -459,12 +424,12 @@ async fn change_password_switches_logins_and_revokes_refresh_tokens() {
 
     app.login(&user.email, new_password).await;
     assert_problem(
-        try_login(&app, &user.email, PASSWORD).await,
+        login_raw(&app, &user.email, PASSWORD).await,
         401,
         "unauthorized",
     )
     .await;
-    assert_problem(try_refresh(&app, &user.refresh).await, 401, "unauthorized").await;
+    assert_problem(refresh_raw(&app, &user.refresh).await, 401, "unauthorized").await;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -605,7 +570,7 @@ async fn list_users_pages_chain_over_everyone_once_in_order() {
             "member",
         )
         .await;
-        expected.push(id_of(&user));
+        expected.push(uuid_of(&user));
     }
 
     let mut seen: Vec<Uuid> = Vec::new();
@@ -623,7 +588,7 @@ async fn list_users_pages_chain_over_everyone_once_in_order() {
         assert!(!items.is_empty() && items.len() <= 3, "{page}");
         for item in items {
             assert!(item.get("password_hash").is_none());
-            seen.push(id_of(item));
+            seen.push(uuid_of(item));
         }
         match page["next_cursor"].as_str() {
             Some(next) => {
@@ -814,7 +779,7 @@ async fn list_users_filters_by_role_and_is_active() {
     let member = create_user(&app, &admin, &unique_email(), "Member", "member").await;
     let gone = create_user(&app, &admin, &unique_email(), "Gone", "member").await;
     let response = app
-        .delete(&format!("/users/{}", id_of(&gone)))
+        .delete(&format!("/users/{}", uuid_of(&gone)))
         .bearer_auth(&admin.access)
         .send()
         .await
@@ -871,7 +836,7 @@ async fn admin_creates_users_with_a_role() {
     let member = create_user(&app, &admin, &unique_email(), "Plain Member", "member").await;
     assert_eq!(member["role"], "member");
     let fetched = body(
-        app.get(&format!("/users/{}", id_of(&member)))
+        app.get(&format!("/users/{}", uuid_of(&member)))
             .bearer_auth(&admin.access)
             .send()
             .await
@@ -1044,7 +1009,7 @@ async fn deactivating_then_reactivating_restores_login() {
     assert_eq!(body(response, 200).await["is_active"], false);
     assert_problem(get_me(&app, &user).await, 401, "unauthorized").await;
     assert_problem(
-        try_login(&app, &user.email, PASSWORD).await,
+        login_raw(&app, &user.email, PASSWORD).await,
         401,
         "unauthorized",
     )
@@ -1130,9 +1095,9 @@ async fn delete_deactivates_and_revokes_every_token_at_once() {
     let response = get_me(&app, &user).await;
     assert!(response.headers().contains_key("www-authenticate"));
     assert_problem(response, 401, "unauthorized").await;
-    assert_problem(try_refresh(&app, &user.refresh).await, 401, "unauthorized").await;
+    assert_problem(refresh_raw(&app, &user.refresh).await, 401, "unauthorized").await;
     assert_problem(
-        try_login(&app, &user.email, PASSWORD).await,
+        login_raw(&app, &user.email, PASSWORD).await,
         401,
         "unauthorized",
     )
@@ -1441,9 +1406,9 @@ async fn no_response_ever_contains_a_password_hash() {
             response.text().await.expect("text"),
         ));
     }
-    let login = try_login(&app, &user.email, PASSWORD).await;
+    let login = login_raw(&app, &user.email, PASSWORD).await;
     texts.push(("login".into(), login.text().await.expect("text")));
-    let refreshed = try_refresh(&app, &admin.refresh).await;
+    let refreshed = refresh_raw(&app, &admin.refresh).await;
     texts.push(("refresh".into(), refreshed.text().await.expect("text")));
     for (what, text) in texts {
         assert!(!text.contains("password_hash"), "{what}: {text}");
