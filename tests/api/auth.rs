@@ -47,15 +47,6 @@ async fn register_raw(app: &TestApp, body: Value) -> Response {
     post_json(app, "/auth/register", body).await
 }
 
-/// `GET /users/me` with `token` as the bearer access token.
-async fn me_with(app: &TestApp, token: &str) -> Response {
-    app.get("/users/me")
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("send")
-}
-
 /// Asserts a 200 answer and returns its JSON body.
 async fn expect_ok(response: Response, what: &str) -> Value {
     let status = response.status().as_u16();

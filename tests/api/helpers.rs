@@ -237,6 +237,16 @@ impl Drop for TestApp {
     }
 }
 
+/// A second instance on the same database + Redis, when the run has both.
+pub async fn sibling_of(app: &TestApp) -> Option<TestApp> {
+    if on_postgres() && redis_url().is_some() {
+        Some(app.spawn_sibling().await)
+    } else {
+        None
+    }
+}
+
+/// A fresh address no other test uses.
 pub fn unique_email() -> String {
     format!("user-{}@example.com", Uuid::now_v7().simple())
 }
@@ -303,6 +313,15 @@ pub async fn call(
         request = request.json(&json);
     }
     request.send().await.expect("send")
+}
+
+/// `GET /users/me` with `token` as the bearer access token.
+pub async fn me_with(app: &TestApp, token: &str) -> Response {
+    app.get("/users/me")
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("send")
 }
 
 /// `POST /auth/login` with `email` and `password`, whatever the answer.
@@ -566,6 +585,14 @@ impl TestApp {
 /// The four statuses, in board order.
 pub const STATUSES: [&str; 4] = ["todo", "in_progress", "review", "done"];
 
+/// `request` with `If-Match: tag` when a tag is given.
+pub fn with_if_match(request: RequestBuilder, tag: Option<&str>) -> RequestBuilder {
+    match tag {
+        Some(tag) => request.header("If-Match", tag),
+        None => request,
+    }
+}
+
 /// `GET /tasks/{id}` as `user`, whatever the answer.
 pub async fn get_task(app: &TestApp, user: &TestUser, id: &str) -> Response {
     app.get(&format!("/tasks/{id}"))
@@ -588,14 +615,14 @@ pub async fn patch_task(
     patch: Value,
     if_match: Option<&str>,
 ) -> Response {
-    let mut request = app
+    let request = app
         .patch(&format!("/tasks/{id}"))
         .bearer_auth(&user.access)
         .json(&patch);
-    if let Some(tag) = if_match {
-        request = request.header("If-Match", tag);
-    }
-    request.send().await.expect("patch task")
+    with_if_match(request, if_match)
+        .send()
+        .await
+        .expect("patch task")
 }
 
 /// `PATCH /tasks/{id}/move` with a JSON body and an optional `If-Match`.
@@ -606,14 +633,14 @@ pub async fn move_with(
     target: Value,
     if_match: Option<&str>,
 ) -> Response {
-    let mut request = app
+    let request = app
         .patch(&format!("/tasks/{id}/move"))
         .bearer_auth(&user.access)
         .json(&target);
-    if let Some(tag) = if_match {
-        request = request.header("If-Match", tag);
-    }
-    request.send().await.expect("move task")
+    with_if_match(request, if_match)
+        .send()
+        .await
+        .expect("move task")
 }
 
 /// `DELETE /tasks/{id}` with an optional `If-Match`.
@@ -623,13 +650,13 @@ pub async fn delete_task(
     id: &str,
     if_match: Option<&str>,
 ) -> Response {
-    let mut request = app
+    let request = app
         .delete(&format!("/tasks/{id}"))
         .bearer_auth(&user.access);
-    if let Some(tag) = if_match {
-        request = request.header("If-Match", tag);
-    }
-    request.send().await.expect("delete task")
+    with_if_match(request, if_match)
+        .send()
+        .await
+        .expect("delete task")
 }
 
 /// `POST /tasks` with a raw body; the response.

@@ -83,15 +83,6 @@ async fn tabs(app: &TestApp, sibling: Option<&TestApp>, user: &TestUser) -> Vec<
     out
 }
 
-/// A second instance on the same database + Redis, when the run has both.
-async fn sibling_of(app: &TestApp) -> Option<TestApp> {
-    if on_postgres() && redis_url().is_some() {
-        Some(app.spawn_sibling().await)
-    } else {
-        None
-    }
-}
-
 /// The creator's already-open sockets (two tabs, and one on another instance when there is
 /// one) receive the new project's `project.created` (seq 1) and what follows.
 async fn creator_receives_its_new_project(admin: bool) {

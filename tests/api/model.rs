@@ -1935,12 +1935,7 @@ async fn random_operations_keep_every_stream_gapless_private_and_true_to_the_boa
 
     let first = TestApp::spawn().await;
     let mut apps = vec![];
-    let multi = on_postgres() && redis_url().is_some();
-    let second = if multi {
-        Some(first.spawn_sibling().await)
-    } else {
-        None
-    };
+    let second = sibling_of(&first).await;
     apps.push(first);
     apps.extend(second);
     let mut users = vec![apps[0].admin().await];

@@ -1,20 +1,12 @@
 //! `/users/*`: self-service and admin management.
 
-use reqwest::{Method, Response, StatusCode};
+use reqwest::{Method, StatusCode};
 use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::Query;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::helpers::*;
-
-async fn get_me(app: &TestApp, user: &TestUser) -> Response {
-    app.get("/users/me")
-        .bearer_auth(&user.access)
-        .send()
-        .await
-        .expect("send")
-}
 
 /// Creates a user through `POST /users` as `admin`; returns the `User`.
 async fn create_user(
@@ -121,7 +113,7 @@ async fn share_a_project(app: &TestApp, members: &[Uuid]) -> Uuid {
 async fn get_me_returns_the_callers_user() {
     let app = TestApp::spawn().await;
     let user = app.register().await;
-    let me = body(get_me(&app, &user).await, 200).await;
+    let me = body(me_with(&app, &user.access).await, 200).await;
     assert_eq!(me["id"], user.id.to_string());
     assert_eq!(me["email"], user.email);
     assert_eq!(me["full_name"], "Test User");
@@ -178,7 +170,7 @@ async fn update_me_trims_the_name_and_normalizes_the_email() {
     assert_eq!(updated["id"], user.id.to_string());
     assert_eq!(updated["role"], "member");
 
-    let me = body(get_me(&app, &user).await, 200).await;
+    let me = body(me_with(&app, &user.access).await, 200).await;
     assert_eq!(me["full_name"], "Ada King");
     assert_eq!(me["email"], new_email.to_lowercase());
     // The new address signs in (in any case); the old one no longer does.
@@ -222,7 +214,7 @@ async fn update_me_to_a_taken_email_is_a_conflict() {
             .expect("send");
         assert_problem(response, 409, "conflict").await;
     }
-    let me = body(get_me(&app, &user).await, 200).await;
+    let me = body(me_with(&app, &user.access).await, 200).await;
     assert_eq!(me["email"], user.email);
 }
 
@@ -255,7 +247,7 @@ async fn update_me_rejects_role_as_mass_assignment() {
     let problem = assert_problem(response, 422, "validation_failed").await;
     assert_eq!(error_fields(&problem), ["role"]);
     // Nothing changed, not even the valid field.
-    let me = body(get_me(&app, &user).await, 200).await;
+    let me = body(me_with(&app, &user.access).await, 200).await;
     assert_eq!(me["role"], "member");
     assert_eq!(me["full_name"], "Test User");
     let response = app
@@ -280,7 +272,7 @@ async fn update_me_rejects_is_active_as_mass_assignment() {
         .expect("send");
     let problem = assert_problem(response, 422, "validation_failed").await;
     assert_eq!(error_fields(&problem), ["is_active"]);
-    let me = body(get_me(&app, &user).await, 200).await;
+    let me = body(me_with(&app, &user.access).await, 200).await;
     assert_eq!(me["is_active"], true);
 }
 
@@ -489,9 +481,9 @@ async fn member_gets_403_on_every_admin_route() {
         assert_problem(response, 403, "forbidden").await;
     }
     // Nothing happened.
-    let me = body(get_me(&app, &member).await, 200).await;
+    let me = body(me_with(&app, &member.access).await, 200).await;
     assert_eq!(me["role"], "member");
-    body(get_me(&app, &other).await, 200).await;
+    body(me_with(&app, &other.access).await, 200).await;
 }
 
 #[tokio::test]
@@ -550,7 +542,7 @@ async fn anonymous_callers_get_401_with_a_bearer_challenge() {
             );
         }
     }
-    body(get_me(&app, &someone).await, 200).await;
+    body(me_with(&app, &someone.access).await, 200).await;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -988,7 +980,7 @@ async fn admin_patch_validates_fields() {
         fields,
         ["email", "full_name", "is_active", "password", "role"]
     );
-    let me = body(get_me(&app, &user).await, 200).await;
+    let me = body(me_with(&app, &user.access).await, 200).await;
     assert_eq!(me["role"], "member");
 }
 
@@ -1007,7 +999,7 @@ async fn deactivating_then_reactivating_restores_login() {
         .await
         .expect("send");
     assert_eq!(body(response, 200).await["is_active"], false);
-    assert_problem(get_me(&app, &user).await, 401, "unauthorized").await;
+    assert_problem(me_with(&app, &user.access).await, 401, "unauthorized").await;
     assert_problem(
         login_raw(&app, &user.email, PASSWORD).await,
         401,
@@ -1025,7 +1017,7 @@ async fn deactivating_then_reactivating_restores_login() {
     assert_eq!(body(response, 200).await["is_active"], true);
     let again = app.login(&user.email, PASSWORD).await;
     assert_eq!(again.id, user.id);
-    body(get_me(&app, &again).await, 200).await;
+    body(me_with(&app, &again.access).await, 200).await;
 }
 
 #[tokio::test]
@@ -1081,7 +1073,7 @@ async fn delete_deactivates_and_revokes_every_token_at_once() {
     let admin = app.admin().await;
     let user = app.register().await;
     // The user's access token is in use (and cached) before the deactivation.
-    body(get_me(&app, &user).await, 200).await;
+    body(me_with(&app, &user.access).await, 200).await;
 
     let response = app
         .delete(&format!("/users/{}", user.id))
@@ -1092,7 +1084,7 @@ async fn delete_deactivates_and_revokes_every_token_at_once() {
     no_content(response).await;
 
     // Right away, no waiting.
-    let response = get_me(&app, &user).await;
+    let response = me_with(&app, &user.access).await;
     assert!(response.headers().contains_key("www-authenticate"));
     assert_problem(response, 401, "unauthorized").await;
     assert_problem(refresh_raw(&app, &user.refresh).await, 401, "unauthorized").await;
@@ -1161,7 +1153,7 @@ async fn the_only_admin_cannot_demote_or_deactivate_self() {
     assert_problem(response, 409, "conflict").await;
 
     // Still an active admin; harmless changes to oneself still work.
-    let me = body(get_me(&app, &admin).await, 200).await;
+    let me = body(me_with(&app, &admin.access).await, 200).await;
     assert_eq!(me["role"], "admin");
     assert_eq!(me["is_active"], true);
     let response = app
@@ -1210,7 +1202,7 @@ async fn an_admin_may_step_down_while_another_remains() {
         .await
         .expect("send");
     no_content(response).await;
-    assert_problem(get_me(&app, &first).await, 401, "unauthorized").await;
+    assert_problem(me_with(&app, &first.access).await, 401, "unauthorized").await;
 }
 
 #[tokio::test]
@@ -1475,7 +1467,7 @@ async fn a_deactivation_reaches_every_instance() {
     let admin = first.admin().await;
     let user = first.register().await;
     // The second instance has the user cached.
-    body(get_me(&second, &user).await, 200).await;
+    body(me_with(&second, &user.access).await, 200).await;
     let response = first
         .delete(&format!("/users/{}", user.id))
         .bearer_auth(&admin.access)
@@ -1487,7 +1479,7 @@ async fn a_deactivation_reaches_every_instance() {
     // cache's own lifetime is 30 s): this checks that the change is pushed, not how fast.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     loop {
-        let response = get_me(&second, &user).await;
+        let response = me_with(&second, &user.access).await;
         if response.status() == StatusCode::UNAUTHORIZED {
             assert_problem(response, 401, "unauthorized").await;
             break;
