@@ -1,0 +1,219 @@
+//! The hub (connection manager) of one instance: one task that owns every local socket's
+//! sender, indexed by project, and fans each committed event out to the members' sockets.
+//!
+//! Per project the hub delivers events strictly in `seq` order, exactly once: it remembers
+//! the last seq it delivered; a duplicate (the same event arriving locally and through
+//! Redis, or from a catch-up) is dropped; an event that skips ahead is held back while the
+//! missing ones are read from the `events` table. A periodic catch-up compares the projects'
+//! `event_seq` with what was delivered, so an event whose publish was lost (Redis down, a
+//! crash between commit and publish) still arrives, only later.
+//!
+//! Socket queues are bounded: a client that cannot keep up is disconnected (it reconnects
+//! and resumes) instead of slowing everyone down.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::extract::ws::Utf8Bytes;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::core::db::Db;
+use crate::models::{events, projects};
+use crate::realtime::bus::{BusMessage, Event};
+use crate::services::event::{Access, EventType};
+
+/// What a socket task receives from the hub.
+#[derive(Debug, Clone)]
+pub enum Outbound {
+    /// An event with its text frame, shared by every socket it goes to (one copy per event,
+    /// not per socket; one pointer per queue slot).
+    Event(Arc<Delivery>),
+    /// A JSON text message (a personal notification).
+    Text(Arc<str>),
+    /// Close the socket with this code.
+    Close(u16, &'static str),
+    /// Send the project's events `from..=to` from the log, unless the socket follows the
+    /// project already: the socket's user joined the project at `from` (`None`: at their
+    /// latest join up to `to`, to be read from the log), and the hub started delivering it
+    /// to them only after `to` (see [`HubTask::reconcile`] and `Follow`).
+    Replay {
+        project_id: Uuid,
+        from: Option<i64>,
+        to: i64,
+    },
+}
+
+/// A committed event ready to be written to sockets.
+#[derive(Debug)]
+pub struct Delivery {
+    pub event: Event,
+    pub text: Utf8Bytes,
+}
+
+/// The per-socket queue length; past it the socket is closed as too slow.
+pub const SOCKET_QUEUE: usize = 1024;
+/// How often the hub checks the database for events it has not seen.
+const CATCH_UP_EVERY: Duration = Duration::from_millis(1000);
+/// Most events read from the database in one go.
+const FETCH_BATCH: u64 = 1000;
+/// How far back each reconciliation reads the log's access events: a join committed that
+/// long before is found however late its bus message is, or if it never comes. Overlapping
+/// reads are harmless (a join already applied is skipped).
+const RECONCILE_WINDOW: chrono::TimeDelta = chrono::TimeDelta::seconds(10);
+
+pub type ConnId = u64;
+
+enum Command {
+    Register {
+        user_id: Uuid,
+        sender: mpsc::Sender<Outbound>,
+        reply: oneshot::Sender<ConnId>,
+    },
+    /// Starts delivering these projects (with their `event_seq` as read after `Register`) to
+    /// a registered socket; replies with where the hub's feed of each project stands.
+    Follow {
+        conn: ConnId,
+        projects: Vec<(Uuid, i64)>,
+        reply: oneshot::Sender<Vec<(Uuid, i64)>>,
+    },
+    Unregister(ConnId),
+    /// Events read from the database (gap fill or catch-up); `Err` if the read failed.
+    Fetched {
+        project_id: Uuid,
+        /// The last seq asked for.
+        to: i64,
+        events: Result<Vec<Event>, ()>,
+    },
+    /// The projects' current `event_seq` (catch-up).
+    Heads(Vec<(Uuid, i64)>),
+    /// Recent access events of the log (reconciliation), in seq order per project.
+    Access(Vec<AccessRow>),
+}
+
+/// An access event as the log holds it: (project, seq, type, subject).
+/// An access event as the log holds it: (project, seq, type, subject, committed at).
+type AccessRow = (Uuid, i64, String, Uuid, chrono::DateTime<chrono::Utc>);
+
+#[derive(Clone)]
+pub struct Hub {
+    commands: mpsc::UnboundedSender<Command>,
+    connections: Arc<AtomicU64>,
+}
+
+struct Connection {
+    user_id: Uuid,
+    sender: mpsc::Sender<Outbound>,
+    /// When the socket registered: a join committed later is one it was open for.
+    registered_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Default)]
+struct ProjectFeed {
+    /// The last seq delivered to local sockets.
+    last_seq: i64,
+    /// Local users who are members.
+    members: HashSet<Uuid>,
+    /// The seq at which each user last left the project (removed), as delivered here: a
+    /// socket that read its memberships before that seq must not bring the user back.
+    left: HashMap<Uuid, i64>,
+    /// Events that arrived ahead of a gap, waiting for it to be filled.
+    pending: BTreeMap<i64, Event>,
+    fetching: bool,
+    /// A read failed; wait for the next catch-up tick before reading again.
+    stalled: bool,
+}
+
+struct HubTask {
+    db: Db,
+    commands: mpsc::UnboundedSender<Command>,
+    conns: HashMap<ConnId, Connection>,
+    users: HashMap<Uuid, HashSet<ConnId>>,
+    feeds: HashMap<Uuid, ProjectFeed>,
+    next_id: ConnId,
+    connections: Arc<AtomicU64>,
+}
+
+impl Hub {
+    /// Starts the hub task; it stops when `shutdown` is cancelled.
+    pub fn start(
+        db: Db,
+        bus: broadcast::Receiver<BusMessage>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let (commands, inbox) = mpsc::unbounded_channel();
+        let connections = Arc::new(AtomicU64::new(0));
+        let task = HubTask {
+            db,
+            commands: commands.clone(),
+            conns: HashMap::new(),
+            users: HashMap::new(),
+            feeds: HashMap::new(),
+            next_id: 1,
+            connections: connections.clone(),
+        };
+        tokio::spawn(task.run(inbox, bus, shutdown));
+        Self {
+            commands,
+            connections,
+        }
+    }
+
+    /// Registers a socket of `user_id`. From here on it receives every project its user
+    /// joins (a project it creates, a membership it is given), on any instance; the projects
+    /// the user is already a member of follow with [`Hub::follow`].
+    ///
+    /// Registering first and reading the memberships after closes the window in which a
+    /// project created meanwhile would be in neither.
+    pub async fn register(&self, user_id: Uuid, sender: mpsc::Sender<Outbound>) -> Option<ConnId> {
+        let (reply, id) = oneshot::channel();
+        self.commands
+            .send(Command::Register {
+                user_id,
+                sender,
+                reply,
+            })
+            .ok()?;
+        id.await.ok()
+    }
+
+    /// Delivers `projects` (id, `event_seq` read after [`Hub::register`]) to socket `conn`.
+    /// Returns, per project, the last seq the hub had delivered locally when it took the
+    /// socket in: the socket receives every later event live; one between the seq read and
+    /// this position was delivered before the socket joined, and the socket replays it from
+    /// the database.
+    pub async fn follow(
+        &self,
+        conn: ConnId,
+        projects: Vec<(Uuid, i64)>,
+    ) -> Option<Vec<(Uuid, i64)>> {
+        let (reply, positions) = oneshot::channel();
+        self.commands
+            .send(Command::Follow {
+                conn,
+                projects,
+                reply,
+            })
+            .ok()?;
+        positions.await.ok()
+    }
+
+    pub fn unregister(&self, id: ConnId) {
+        let _ = self.commands.send(Command::Unregister(id));
+    }
+
+    /// Local sockets now open.
+    pub fn connections(&self) -> u64 {
+        self.connections.load(Ordering::Relaxed)
+    }
+}
+
+mod log;
+mod reconcile;
+mod task;
+
+pub use log::fetch_events;

@@ -1,0 +1,293 @@
+//! `GET /ws/notifications/{user_id}`: the WebSocket stream of a user's project events and
+//! personal notifications.
+//!
+//! Authentication happens before the upgrade (401 / 403 as HTTP answers). Each socket keeps,
+//! per project, the ranges of seqs it has sent, so a resume (`?resume=` at the upgrade or a
+//! `resume` message later) replays exactly what this socket has not sent yet, from the
+//! `events` table, and live events are never sent twice.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use axum::extract::{FromRequestParts, Request, State, WebSocketUpgrade};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use sea_orm::sea_query::{Expr, Func};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
+
+use crate::auth::extract::authenticate_with_expiry;
+use crate::core::error::{AppError, AppResult, FieldError, Problem};
+use crate::core::input::Query;
+use crate::models::{events, project_members, projects};
+use crate::realtime::hub::{ConnId, Hub, Outbound, SOCKET_QUEUE, fetch_events};
+use crate::routes::PathId;
+use crate::services::event::EventType;
+use crate::state::AppState;
+
+mod session;
+
+pub use session::SentRanges;
+use session::Session;
+
+/// Idle sockets get a ping this often.
+const PING_EVERY: Duration = Duration::from_secs(30);
+/// Close code: the token expired or the user was deactivated.
+pub const CLOSE_AUTH: u16 = 4001;
+/// Close code: the client could not keep up; reconnect and resume.
+pub const CLOSE_TOO_SLOW: u16 = 1013;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(notifications_socket))
+}
+
+/// Takes the bearer token from `?token=` or from `Sec-WebSocket-Protocol: bearer, <token>`
+/// (then the answer selects the subprotocol `bearer`, never echoing the token).
+fn token_from(query: &HashMap<String, String>, req: &Request) -> Option<(String, bool)> {
+    if let Some(token) = query.get("token").filter(|t| !t.is_empty()) {
+        return Some((token.clone(), false));
+    }
+    let offered: Vec<String> = req
+        .headers()
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|p| p.trim().to_string())
+        .collect();
+    let at = offered
+        .iter()
+        .position(|p| p.eq_ignore_ascii_case("bearer"))?;
+    offered
+        .get(at + 1)
+        .filter(|t| !t.is_empty())
+        .map(|t| (t.clone(), true))
+}
+
+/// Parses `?resume=<project_id>:<seq>,…`.
+fn parse_resume(raw: &str) -> AppResult<HashMap<Uuid, i64>> {
+    let mut cursors = HashMap::new();
+    for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let parsed = part.split_once(':').and_then(|(p, s)| {
+            Some((
+                Uuid::parse_str(p.trim()).ok()?,
+                s.trim().parse::<i64>().ok()?,
+            ))
+        });
+        match parsed {
+            Some((project, seq)) if seq >= 0 => {
+                cursors.insert(project, seq);
+            }
+            _ => {
+                return Err(AppError::Validation(vec![FieldError::new(
+                    "resume",
+                    "must be a list of <project_id>:<seq> (seq ≥ 0), comma-separated",
+                )]));
+            }
+        }
+    }
+    Ok(cursors)
+}
+
+/// Open the real-time stream (WebSocket upgrade).
+///
+/// Authenticate with `?token=<access token>` or the subprotocol pair
+/// `Sec-WebSocket-Protocol: bearer, <token>`. Server → client messages are JSON text frames:
+/// project events `{type, project_id, seq, actor_id, at, data}`, personal notifications
+/// `{"type":"notification","notification":{…}}`, `{"type":"pong"}` and
+/// `{"type":"resync","project_id":…}`. Client → server: `{"type":"ping"}` and
+/// `{"type":"resume","cursors":{"<project_id>":<last seq>}}`. Close codes: 4001 token expired
+/// or user deactivated, 1001 server shutdown, 1013 client too slow (reconnect and resume).
+#[utoipa::path(
+    get, path = "/ws/notifications/{user_id}", tag = "realtime",
+    params(
+        ("user_id" = Uuid, Path, description = "Must be the token's user"),
+        ("token" = Option<String>, Query, description = "Access token (or use the subprotocol pair)"),
+        ("resume" = Option<String>, Query, description = "`<project_id>:<seq>,…`: replay events after these seqs before any live one"),
+    ),
+    responses(
+        (status = 101, description = "Switching protocols"),
+        (status = 401, description = "Missing or invalid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token belongs to another user", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad `resume`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+async fn notifications_socket(
+    State(state): State<AppState>,
+    PathId(user_id): PathId,
+    req: Request,
+) -> AppResult<Response> {
+    let (mut parts, body) = req.into_parts();
+    let Query(query) = Query::from_request_parts(&mut parts, &state).await?;
+    let req = Request::from_parts(parts, body);
+    let (token, via_subprotocol) = token_from(&query, &req)
+        .ok_or_else(|| AppError::Unauthorized("An access token is required.".into()))?;
+    let (principal, expires_at) = authenticate_with_expiry(&state, &token).await?;
+    if principal.id() != user_id {
+        return Err(AppError::Forbidden(
+            "This stream belongs to another user.".into(),
+        ));
+    }
+    let resume = match query.get("resume") {
+        Some(raw) => parse_resume(raw)?,
+        None => HashMap::new(),
+    };
+    let (mut parts, _) = req.into_parts();
+    let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &state)
+        .await
+        .map_err(|e| AppError::BadRequest(format!("Not a WebSocket upgrade: {e}")))?;
+    let upgrade = if via_subprotocol {
+        upgrade.protocols(["bearer"])
+    } else {
+        upgrade
+    };
+    // Joined before the 101 answer: every event committed after the client sees the
+    // upgrade complete reaches this socket.
+    let (tx, rx) = mpsc::channel::<Outbound>(SOCKET_QUEUE);
+    let registration = Registration::new(&state, user_id, tx).await?;
+    let start = join(&state, user_id, registration.conn, resume).await?;
+    Ok(upgrade
+        // Small buffers: 10 000 idle sockets must fit in a few tens of MiB.
+        .read_buffer_size(1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(1024 * 1024)
+        .max_message_size(64 * 1024)
+        .max_frame_size(64 * 1024)
+        .on_upgrade(move |socket| async move {
+            let session = Session::new(state, user_id, start.after);
+            // Boxed: axum's upgrade task would otherwise hold the session inline in a state
+            // machine about twice its size (heaptrack: 4.0 KiB per socket → see bench/README).
+            Box::pin(session.run(socket, rx, registration, start.replay, expires_at)).await;
+        })
+        .into_response())
+}
+
+/// A socket's place in the hub, left when dropped: at the socket's end, or when the upgrade
+/// never completes (the client went away before it).
+pub(super) struct Registration {
+    hub: Hub,
+    conn: ConnId,
+}
+
+impl Registration {
+    async fn new(
+        state: &AppState,
+        user_id: Uuid,
+        sender: mpsc::Sender<Outbound>,
+    ) -> AppResult<Self> {
+        let conn = state
+            .hub
+            .register(user_id, sender)
+            .await
+            .ok_or_else(|| AppError::Unavailable("the hub has stopped".into()))?;
+        Ok(Self {
+            hub: state.hub.clone(),
+            conn,
+        })
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.hub.unregister(self.conn);
+    }
+}
+
+/// Where a socket starts: per project, the seq it starts after (events up to it are not
+/// its to send), and the cursors to replay before any live event.
+struct Start {
+    after: HashMap<Uuid, i64>,
+    replay: HashMap<Uuid, i64>,
+}
+
+/// Follows the user's projects, read after the socket was registered (so a project the user
+/// joins meanwhile is caught either way: by this read, or live as a join). The socket starts
+/// after the seq read for each project, or after the client's own cursor (`?resume=`); it
+/// replays the client's cursors, and for every other project where the hub had already
+/// delivered events past the seq read here, those events (they went out before this socket
+/// was following). Older events that reach its queue anyway (a join still on its way over
+/// the bus when the socket registered) are skipped.
+async fn join(
+    state: &AppState,
+    user_id: Uuid,
+    conn: ConnId,
+    resume: HashMap<Uuid, i64>,
+) -> AppResult<Start> {
+    let memberships = user_projects(state, user_id).await?;
+    let read: HashMap<Uuid, i64> = memberships.iter().copied().collect();
+    let positions = state
+        .hub
+        .follow(conn, memberships)
+        .await
+        .ok_or_else(|| AppError::Unavailable("the hub has stopped".into()))?;
+    let mut after = read.clone();
+    after.extend(resume.iter().map(|(p, s)| (*p, *s)));
+    let mut replay = resume;
+    for (project_id, delivered) in positions {
+        let seq = read.get(&project_id).copied().unwrap_or(delivered);
+        if delivered > seq {
+            replay.entry(project_id).or_insert(seq);
+        }
+    }
+    Ok(Start { after, replay })
+}
+
+/// The seq of the user's latest join of the project up to `to` (its creation by them, or
+/// their `member.added`), if the log still holds it.
+pub(super) async fn latest_join(
+    state: &AppState,
+    project_id: Uuid,
+    user_id: Uuid,
+    to: i64,
+) -> AppResult<Option<i64>> {
+    let joins = [EventType::ProjectCreated, EventType::MemberAdded].map(EventType::as_str);
+    let seq: Option<Option<i64>> = events::Entity::find()
+        .select_only()
+        .expr(Func::max(Expr::col(events::Column::Seq)))
+        .filter(events::Column::ProjectId.eq(project_id))
+        .filter(events::Column::SubjectId.eq(user_id))
+        .filter(events::Column::EventType.is_in(joins))
+        .filter(events::Column::Seq.lte(to))
+        .into_tuple()
+        .one(&state.db.read)
+        .await?;
+    Ok(seq.flatten())
+}
+
+/// The user's projects with their current `event_seq`, in one statement: one snapshot,
+/// so a membership and the seq read with it agree (a removal commits both at once), which
+/// the hub relies on to tell a stale membership from a current one.
+async fn user_projects(state: &AppState, user_id: Uuid) -> AppResult<Vec<(Uuid, i64)>> {
+    let member_of = sea_orm::sea_query::Query::select()
+        .column(project_members::Column::ProjectId)
+        .from(project_members::Entity)
+        .and_where(project_members::Column::UserId.eq(user_id))
+        .to_owned();
+    Ok(projects::Entity::find()
+        .select_only()
+        .column(projects::Column::Id)
+        .column(projects::Column::EventSeq)
+        .filter(projects::Column::Id.in_subquery(member_of))
+        .into_tuple()
+        .all(&state.db.read)
+        .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resume_parameter_is_strict() {
+        let p = Uuid::now_v7();
+        let parsed = parse_resume(&format!("{p}:3")).expect("valid");
+        assert_eq!(parsed.get(&p), Some(&3));
+        assert!(parse_resume("nope").is_err());
+        assert!(parse_resume(&format!("{p}:-1")).is_err());
+        assert!(parse_resume("").expect("empty").is_empty());
+    }
+}

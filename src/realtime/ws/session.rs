@@ -1,0 +1,338 @@
+//! One socket's life after the upgrade: the replay it owes, then its queue from the hub,
+//! the client's messages, pings, token expiry and shutdown, each event sent once.
+
+use super::*;
+
+/// Disjoint, sorted ranges of seqs already sent on a socket for one project.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SentRanges(Vec<(i64, i64)>);
+
+impl SentRanges {
+    pub fn contains(&self, seq: i64) -> bool {
+        self.0.iter().any(|&(a, b)| a <= seq && seq <= b)
+    }
+
+    /// Records `seq` as sent (merging adjacent ranges).
+    pub fn insert(&mut self, seq: i64) {
+        if self.contains(seq) {
+            return;
+        }
+        self.0.push((seq, seq));
+        self.0.sort_unstable();
+        let mut merged: Vec<(i64, i64)> = Vec::with_capacity(self.0.len());
+        for &(a, b) in &self.0 {
+            match merged.last_mut() {
+                Some(last) if a <= last.1 + 1 => last.1 = last.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        self.0 = merged;
+    }
+}
+
+pub(super) struct Session {
+    state: AppState,
+    user_id: Uuid,
+    sent: HashMap<Uuid, SentRanges>,
+    /// Per project followed from the start, the seq the socket starts after: a live event
+    /// up to it predates the socket (a join still on the bus when it registered), and is
+    /// not sent. Replays asked for by the client are not bound by it.
+    after: HashMap<Uuid, i64>,
+}
+
+enum Flow {
+    Continue,
+    Stop,
+}
+
+fn text(value: &Value) -> Message {
+    Message::Text(Utf8Bytes::from(value.to_string()))
+}
+
+impl Session {
+    pub(super) async fn run(
+        mut self,
+        mut socket: WebSocket,
+        mut rx: mpsc::Receiver<Outbound>,
+        // Held for the socket's life: dropping it leaves the hub.
+        _registration: Registration,
+        replay: HashMap<Uuid, i64>,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) {
+        // Replay first: live events queue meanwhile and are deduplicated after.
+        // Boxed: the replay's database reads would otherwise be part of the size of every
+        // socket's task for its whole life (1.9 KB per socket).
+        if !replay.is_empty()
+            && matches!(Box::pin(self.resume(&mut socket, replay)).await, Flow::Stop)
+        {
+            return;
+        }
+        let until_expiry = (expires_at - self.state.clock.now())
+            .to_std()
+            .unwrap_or(Duration::ZERO);
+        let expiry = tokio::time::sleep(until_expiry);
+        tokio::pin!(expiry);
+        let shutdown = self.state.shutdown.clone();
+        let mut idle = tokio::time::interval(PING_EVERY);
+        idle.reset();
+        loop {
+            let flow = tokio::select! {
+                () = shutdown.cancelled() => close(&mut socket, 1001, "server shutting down").await,
+                () = &mut expiry => close(&mut socket, CLOSE_AUTH, "token expired").await,
+                outbound = rx.recv() => match outbound {
+                    Some(message) => {
+                        idle.reset();
+                        self.on_outbound(&mut socket, message).await
+                    }
+                    None => close(&mut socket, CLOSE_TOO_SLOW, "too slow; reconnect and resume").await,
+                },
+                incoming = socket.recv() => match incoming {
+                    Some(Ok(Message::Text(raw))) => {
+                        idle.reset();
+                        self.on_client_message(&mut socket, raw.as_str()).await
+                    }
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => Flow::Stop,
+                    Some(Ok(_)) => Flow::Continue,
+                },
+                _ = idle.tick() => match socket.send(Message::Ping(Default::default())).await {
+                    Ok(()) => Flow::Continue,
+                    Err(_) => Flow::Stop,
+                },
+            };
+            if matches!(flow, Flow::Stop) {
+                break;
+            }
+        }
+    }
+
+    async fn on_outbound(&mut self, socket: &mut WebSocket, message: Outbound) -> Flow {
+        match message {
+            Outbound::Event(delivery) => {
+                let event = &delivery.event;
+                if self
+                    .after
+                    .get(&event.project_id())
+                    .is_some_and(|after| event.seq() <= *after)
+                {
+                    return Flow::Continue;
+                }
+                let sent = self.sent.entry(event.project_id()).or_default();
+                if sent.contains(event.seq()) {
+                    return Flow::Continue;
+                }
+                sent.insert(event.seq());
+                send(socket, Message::Text(delivery.text.clone())).await
+            }
+            Outbound::Text(payload) => {
+                send(socket, Message::Text(Utf8Bytes::from(payload.to_string()))).await
+            }
+            Outbound::Close(code, reason) => close(socket, code, reason).await,
+            Outbound::Replay {
+                project_id,
+                from,
+                to,
+            } => {
+                // A socket that follows the project from its start, or sent any event of
+                // it, already has it; only one that missed the join replays (in order,
+                // before later live events).
+                if self.after.contains_key(&project_id) || self.sent.contains_key(&project_id) {
+                    return Flow::Continue;
+                }
+                Box::pin(self.replay_missed_join(socket, project_id, from, to)).await
+            }
+        }
+    }
+
+    async fn on_client_message(&mut self, socket: &mut WebSocket, raw: &str) -> Flow {
+        let Ok(message) = serde_json::from_str::<Value>(raw) else {
+            return send(
+                socket,
+                text(&json!({"type": "error", "message": "messages must be JSON objects"})),
+            )
+            .await;
+        };
+        match message["type"].as_str() {
+            Some("ping") => send(socket, text(&json!({"type": "pong"}))).await,
+            Some("resume") => {
+                let Some(raw_cursors) = message["cursors"].as_object() else {
+                    return send(
+                        socket,
+                        text(&json!({"type": "error", "message": "resume needs a cursors object"})),
+                    )
+                    .await;
+                };
+                let cursors: HashMap<Uuid, i64> = raw_cursors
+                    .iter()
+                    .filter_map(|(p, s)| Some((Uuid::parse_str(p).ok()?, s.as_i64()?)))
+                    .filter(|(_, s)| *s >= 0)
+                    .collect();
+                // Boxed: its database reads would otherwise size every socket's task.
+                Box::pin(self.resume(socket, cursors)).await
+            }
+            _ => {
+                send(
+                    socket,
+                    text(&json!({"type": "error", "message": "unknown message type"})),
+                )
+                .await
+            }
+        }
+    }
+
+    /// Replays, per project the user is a member of now, every kept event after its cursor
+    /// that this socket has not sent; a cursor older than the kept events gets `resync`.
+    async fn resume(&mut self, socket: &mut WebSocket, cursors: HashMap<Uuid, i64>) -> Flow {
+        let db = self.state.db.clone();
+        let member_of: Vec<Uuid> = match project_members::Entity::find()
+            .select_only()
+            .column(project_members::Column::ProjectId)
+            .filter(project_members::Column::UserId.eq(self.user_id))
+            .filter(project_members::Column::ProjectId.is_in(cursors.keys().copied()))
+            .into_tuple()
+            .all(&db.read)
+            .await
+        {
+            Ok(ids) => ids,
+            Err(_) => return close(socket, 1011, "try again").await,
+        };
+        for project_id in member_of {
+            let cursor = cursors.get(&project_id).copied().unwrap_or(0);
+            let bounds: Result<Option<(Option<i64>, Option<i64>)>, _> = events::Entity::find()
+                .select_only()
+                .expr(Func::min(Expr::col(events::Column::Seq)))
+                .expr(Func::max(Expr::col(events::Column::Seq)))
+                .filter(events::Column::ProjectId.eq(project_id))
+                .into_tuple()
+                .one(&db.read)
+                .await;
+            let Ok(bounds) = bounds else {
+                return close(socket, 1011, "try again").await;
+            };
+            let (oldest, newest) = bounds.unwrap_or((None, None));
+            let resync = match (oldest, newest) {
+                (Some(oldest), Some(newest)) => cursor + 1 < oldest || cursor > newest,
+                _ => cursor > 0,
+            };
+            if resync {
+                let flow = send(
+                    socket,
+                    text(&json!({"type": "resync", "project_id": project_id})),
+                )
+                .await;
+                if matches!(flow, Flow::Stop) {
+                    return flow;
+                }
+                continue;
+            }
+            let Some(newest) = newest else { continue };
+            if let Flow::Stop = self.replay(socket, project_id, cursor + 1, newest).await {
+                return Flow::Stop;
+            }
+        }
+        Flow::Continue
+    }
+
+    /// Replays a project whose join this socket missed, from the join (`None`: the user's
+    /// latest join up to `to`, read from the log; gone from the log: `resync`).
+    async fn replay_missed_join(
+        &mut self,
+        socket: &mut WebSocket,
+        project_id: Uuid,
+        from: Option<i64>,
+        to: i64,
+    ) -> Flow {
+        let from = match from {
+            Some(from) => Some(from),
+            None => match latest_join(&self.state, project_id, self.user_id, to).await {
+                Ok(from) => from,
+                Err(_) => return close(socket, 1011, "try again").await,
+            },
+        };
+        match from {
+            Some(from) => self.replay(socket, project_id, from, to).await,
+            None => {
+                let resync = json!({"type": "resync", "project_id": project_id});
+                send(socket, text(&resync)).await
+            }
+        }
+    }
+
+    /// Sends the project's kept events `from..=to` that this socket has not sent, in order.
+    async fn replay(
+        &mut self,
+        socket: &mut WebSocket,
+        project_id: Uuid,
+        from: i64,
+        to: i64,
+    ) -> Flow {
+        let db = self.state.db.clone();
+        let mut from = from;
+        while from <= to {
+            let Ok(batch) = fetch_events(&db, project_id, from, to).await else {
+                return close(socket, 1011, "try again").await;
+            };
+            let Some(last) = batch.last().map(|e| e.seq()) else {
+                break;
+            };
+            for event in batch {
+                let sent = self.sent.entry(project_id).or_default();
+                if sent.contains(event.seq()) {
+                    continue;
+                }
+                sent.insert(event.seq());
+                let text = Message::Text(Utf8Bytes::from(event.payload.to_string()));
+                if let Flow::Stop = send(socket, text).await {
+                    return Flow::Stop;
+                }
+            }
+            from = last + 1;
+        }
+        Flow::Continue
+    }
+}
+
+async fn send(socket: &mut WebSocket, message: Message) -> Flow {
+    match socket.send(message).await {
+        Ok(()) => Flow::Continue,
+        Err(_) => Flow::Stop,
+    }
+}
+
+async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) -> Flow {
+    let _ = socket
+        .send(Message::Close(Some(CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        })))
+        .await;
+    Flow::Stop
+}
+
+impl Session {
+    /// A session that starts after `after[project]` in each project.
+    pub(super) fn new(state: AppState, user_id: Uuid, after: HashMap<Uuid, i64>) -> Self {
+        Self {
+            state,
+            user_id,
+            sent: HashMap::new(),
+            after,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sent_ranges_merge_and_answer_membership() {
+        let mut r = SentRanges::default();
+        for s in [5, 6, 7, 10, 9] {
+            r.insert(s);
+        }
+        assert_eq!(r.0, vec![(5, 7), (9, 10)]);
+        r.insert(8);
+        assert_eq!(r.0, vec![(5, 10)]);
+        assert!(r.contains(5) && r.contains(10) && !r.contains(4) && !r.contains(11));
+    }
+}
