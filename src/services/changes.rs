@@ -118,10 +118,6 @@ impl ProjectChange {
         })
     }
 
-    pub fn require(&self, action: ProjectAction) -> AppResult<()> {
-        policy::project_access(self.role, action).check()
-    }
-
     /// Writes the activity entry and the next event of the project. Returns its seq.
     pub async fn record(&mut self, change: Change) -> AppResult<i64> {
         let seq = self.project.event_seq + 1;

@@ -443,12 +443,6 @@ pub async fn board_json(
     Ok(text)
 }
 
-/// The board, read in one snapshot so `seq` matches the tasks exactly.
-pub async fn board(state: &AppState, principal: &Principal, id: Uuid) -> AppResult<Board> {
-    visible(state, principal, id).await?;
-    snapshot_board(state, id).await
-}
-
 async fn snapshot_board(state: &AppState, id: Uuid) -> AppResult<Board> {
     let db = &state.db.read;
     let txn = match db.get_database_backend() {

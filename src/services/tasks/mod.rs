@@ -29,7 +29,6 @@ use crate::core::error::{AppError, AppResult};
 use crate::models::project_members::ProjectRole;
 use crate::models::tasks::{self, Priority, TaskStatus};
 use crate::services::changes::{ProjectChange, membership};
-use crate::services::projects::visible;
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -125,12 +124,6 @@ async fn find(db: &impl ConnectionTrait, id: Uuid) -> AppResult<tasks::Model> {
         .one(db)
         .await?
         .ok_or(AppError::NotFound)
-}
-
-pub async fn get(state: &AppState, principal: &Principal, id: Uuid) -> AppResult<Task> {
-    let task = find(&state.db.read, id).await?;
-    visible(state, principal, task.project_id).await?;
-    Ok(Task::from(&task))
 }
 
 /// A single task as its serialized JSON body, from the read cache when possible (the hot
