@@ -5,8 +5,9 @@
 //!   verified here on `hmac` + `sha2` (RFC 7515/7519, compact form): a JWT library would bring
 //!   RSA/EC code (and RUSTSEC-2023-0071's `rsa`) that an HS256-only server never runs.
 //! - Refresh tokens: 256 random bits, base64url; only their SHA-256 is stored.
-//! - Passwords: argon2id (m=19456 KiB, t=2, p=1), computed on the blocking pool behind a
-//!   semaphore so a login storm cannot starve the async runtime or other requests.
+//! - Passwords: argon2id (m=19456 KiB, t=2, p=1), computed on a few dedicated threads at a
+//!   lower OS priority behind a bounded queue, so a login storm cannot starve the async
+//!   runtime or other requests.
 
 use std::sync::Arc;
 
