@@ -46,3 +46,13 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+/// `SELECT project_id FROM project_members WHERE user_id = …`: the projects a user is a
+/// member of, as a subquery for `… IN (…)` filters.
+pub fn project_ids_of(user_id: Uuid) -> sea_orm::sea_query::SelectStatement {
+    sea_orm::sea_query::Query::select()
+        .column(Column::ProjectId)
+        .from(Entity)
+        .and_where(Column::UserId.eq(user_id))
+        .to_owned()
+}

@@ -2,7 +2,6 @@
 //! projects they are members of). Newest first.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
 use serde_json::Value;
@@ -105,11 +104,7 @@ pub async fn for_caller(
 ) -> AppResult<Page<ActivityLog>> {
     let mut query = activity_log::Entity::find();
     if !principal.is_admin() {
-        let mine = Query::select()
-            .column(project_members::Column::ProjectId)
-            .from(project_members::Entity)
-            .and_where(Expr::col(project_members::Column::UserId).eq(principal.id()))
-            .to_owned();
+        let mine = project_members::project_ids_of(principal.id());
         query = query.filter(activity_log::Column::ProjectId.in_subquery(mine));
     }
     if let Some(user_id) = user_id {

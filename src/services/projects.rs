@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     AccessMode, ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
     DbBackend, EntityTrait, IsolationLevel, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
@@ -228,11 +228,7 @@ pub async fn list(
     let db = &state.db.read;
     let mut query = projects::Entity::find().order_by_desc(projects::Column::Id);
     if !principal.is_admin() {
-        let mine = Query::select()
-            .column(project_members::Column::ProjectId)
-            .from(project_members::Entity)
-            .and_where(Expr::col(project_members::Column::UserId).eq(principal.id()))
-            .to_owned();
+        let mine = project_members::project_ids_of(principal.id());
         query = query.filter(projects::Column::Id.in_subquery(mine));
     }
     if let Some(status) = filter.status {

@@ -262,11 +262,7 @@ pub(super) async fn latest_join(
 /// so a membership and the seq read with it agree (a removal commits both at once), which
 /// the hub relies on to tell a stale membership from a current one.
 async fn user_projects(state: &AppState, user_id: Uuid) -> AppResult<Vec<(Uuid, i64)>> {
-    let member_of = sea_orm::sea_query::Query::select()
-        .column(project_members::Column::ProjectId)
-        .from(project_members::Entity)
-        .and_where(project_members::Column::UserId.eq(user_id))
-        .to_owned();
+    let member_of = project_members::project_ids_of(user_id);
     Ok(projects::Entity::find()
         .select_only()
         .column(projects::Column::Id)

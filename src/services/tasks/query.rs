@@ -186,11 +186,7 @@ fn default_sort(filter: &TaskFilter) -> Sort {
 fn filtered(principal: &Principal, filter: &TaskFilter) -> (Select<tasks::Entity>, Option<String>) {
     let mut query = tasks::Entity::find();
     if !principal.is_admin() {
-        let mine = Query::select()
-            .column(project_members::Column::ProjectId)
-            .from(project_members::Entity)
-            .and_where(Expr::col(project_members::Column::UserId).eq(principal.id()))
-            .to_owned();
+        let mine = project_members::project_ids_of(principal.id());
         query = query.filter(tasks::Column::ProjectId.in_subquery(mine));
     }
     if let Some(p) = filter.project_id {
