@@ -20,11 +20,12 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::core::error::{AppError, PROBLEM_JSON, code_and_title, problem_response};
-use crate::core::input::MAX_BODY_BYTES;
-use crate::core::telemetry;
+use crate::http::input::MAX_BODY_BYTES;
+use crate::http::problem::{ApiError, PROBLEM_JSON, code_and_title, problem_response};
+use crate::http::telemetry;
 use crate::routes;
 use crate::state::AppState;
+use flowtrack_core::error::AppError;
 
 const REQUEST_ID: &str = "x-request-id";
 
@@ -62,7 +63,7 @@ pub fn build(state: AppState) -> Router {
         .route_layer(middleware::from_fn(telemetry::track_metrics))
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .merge(webapp)
-        .fallback(|| async { AppError::NotFound })
+        .fallback(|| async { ApiError(AppError::NotFound) })
         .with_state(state)
         .layer(
             ServiceBuilder::new()
@@ -79,7 +80,7 @@ pub fn build(state: AppState) -> Router {
                     REQUEST_TIMEOUT,
                 ))
                 .layer(middleware::from_fn(
-                    crate::core::server::refuse_oversized_body,
+                    crate::http::server::refuse_oversized_body,
                 ))
                 .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES)),
         )
@@ -185,7 +186,7 @@ async fn problem_for_framework_errors(req: Request, next: Next) -> Response {
         404 => AppError::NotFound,
         _ => AppError::BadRequest(format!("{title}.")),
     };
-    let mut problem = error.problem();
+    let mut problem = ApiError(error).problem();
     problem.status = status.as_u16();
     problem.code = code;
     problem.title = title;
@@ -199,11 +200,11 @@ async fn problem_for_framework_errors(req: Request, next: Next) -> Response {
 }
 
 /// Serves until `state.shutdown` is cancelled, then lets in-flight requests finish.
-/// Connection limits and the slow-loris guard: see [`crate::core::server`].
+/// Connection limits and the slow-loris guard: see [`crate::http::server`].
 pub async fn serve(state: AppState, listener: TcpListener) -> anyhow::Result<()> {
     let shutdown = state.shutdown.clone();
     let max_connections = state.config.max_connections;
     let app = build(state);
-    crate::core::server::run(listener, app, max_connections, shutdown).await?;
+    crate::http::server::run(listener, app, max_connections, shutdown).await?;
     Ok(())
 }

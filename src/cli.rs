@@ -4,14 +4,14 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
-use crate::core::clock::Clock;
-use crate::core::config::{self, Config, ConfigError, Settings};
-use crate::core::db::Db;
-use crate::core::telemetry;
-use crate::core::validate;
-use crate::models::users::Role;
-use crate::services::users::{self, NewUser};
+use crate::http::telemetry;
 use crate::state::AppState;
+use flowtrack_core::clock::Clock;
+use flowtrack_core::config::{self, Config, ConfigError, Settings};
+use flowtrack_core::validate;
+use flowtrack_store::db::Db;
+use flowtrack_store::models::users::Role;
+use flowtrack_store::services::users::{self, NewUser};
 
 // No `Debug`: the settings hold secrets.
 #[derive(Parser)]
@@ -59,7 +59,7 @@ enum UserCommand {
 }
 
 pub fn main() -> ExitCode {
-    crate::core::memory::tune_allocator();
+    flowtrack_core::memory::tune_allocator();
     // Variables already set win over the .env file of the working directory (only that
     // one: not a parent directory's); a missing .env is fine.
     let _ = dotenvy::from_path(".env");
@@ -150,7 +150,7 @@ fn print_openapi() -> ExitCode {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     telemetry::init_metrics();
-    let listener = crate::core::server::listen(config.bind)
+    let listener = crate::http::server::listen(config.bind)
         .map_err(|e| anyhow::anyhow!("cannot listen on {} (FLOWTRACK_BIND): {e}", config.bind))?;
     let state = AppState::init(config, Clock::system()).await?;
     tracing::info!(

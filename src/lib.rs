@@ -1,15 +1,15 @@
-//! FlowTrack: a real-time project and task tracker backend.
+//! FlowTrack: a real-time project and task tracker. This crate is the HTTP layer: routes,
+//! extractors, the WebSocket endpoint and its hub, the embedded web app and the CLI.
 //!
-//! Layers: `routes` (HTTP) → `services` (rules, authorization, transactions) → `models`
-//! (entities and queries); `realtime` (event bus, hub, WebSocket); `core` (configuration,
-//! errors, security, database, cache, telemetry).
+//! Layers, each a crate so that the direction is a build error to break:
+//! `flowtrack` (this crate: HTTP, real-time, CLI; no SeaORM) → `flowtrack-store` (entities,
+//! services, caches, event bus; no HTTP) → `flowtrack-core` (configuration, errors, security,
+//! input rules; knows neither). See `docs/architecture.md`.
 
 pub mod app;
 pub mod auth;
 pub mod cli;
-pub mod core;
-pub mod models;
+pub mod http;
 pub mod realtime;
 pub mod routes;
-pub mod services;
 pub mod state;

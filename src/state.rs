@@ -1,120 +1,47 @@
-//! Everything a request handler needs, built once at start.
+//! What a handler needs: the [`Store`] (database, caches, bus) and the real-time hub.
 
 use std::ops::Deref;
 use std::sync::Arc;
 
-use anyhow::Context as _;
-use redis::aio::ConnectionManager;
-use tokio_util::sync::CancellationToken;
+use flowtrack_core::clock::Clock;
+use flowtrack_core::config::Config;
+use flowtrack_store::state::Store;
 
-use crate::core::cache::{ReadCache, ReportCache, UserCache};
-use crate::core::clock::Clock;
-use crate::core::config::Config;
-use crate::core::db::Db;
-use crate::core::limits::Counters;
-use crate::core::security::{self, JwtKeys, Passwords};
-use crate::models::settings;
-use crate::realtime::bus::Bus;
+use crate::http::telemetry;
 use crate::realtime::hub::Hub;
-use crate::services;
 
+/// The state of the HTTP layer. It dereferences to the [`Store`], so `&state` is what the
+/// services take.
 #[derive(Clone)]
 pub struct AppState(Arc<Inner>);
 
-pub struct Inner {
-    pub config: Config,
-    pub db: Db,
-    pub jwt: JwtKeys,
-    pub passwords: Passwords,
-    pub users: UserCache,
-    pub reports: ReportCache,
-    pub read_cache: ReadCache,
-    pub counters: Counters,
-    pub redis: Option<ConnectionManager>,
-    pub clock: Clock,
-    pub bus: Bus,
-    pub hub: Hub,
-    /// Cancelled when the server starts shutting down (long-lived tasks and sockets stop).
-    pub shutdown: CancellationToken,
+struct Inner {
+    store: Store,
+    hub: Hub,
 }
 
 impl Deref for AppState {
-    type Target = Inner;
-    fn deref(&self) -> &Inner {
-        &self.0
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        &self.0.store
     }
 }
 
 impl AppState {
-    /// Connects to the database (applying migrations) and Redis, resolves the signing secret
-    /// and bootstraps the configured admin.
+    /// Opens the store (database, migrations, Redis, admin bootstrap) and starts the hub.
     pub async fn init(config: Config, clock: Clock) -> anyhow::Result<Self> {
-        crate::core::telemetry::init_metrics();
-        let db = Db::connect(&config.database_url)
-            .await
-            .context("connecting to the database (DATABASE_URL)")?;
-        db.migrate().await.context("applying migrations")?;
+        telemetry::init_metrics();
+        let store = Store::init(config, clock).await?;
+        let hub = Hub::start(
+            store.db.clone(),
+            store.bus.subscribe(),
+            store.shutdown.clone(),
+        );
+        Ok(Self(Arc::new(Inner { store, hub })))
+    }
 
-        let secret = match &config.jwt_secret {
-            Some(secret) => secret.clone(),
-            None => settings::get_or_insert(
-                &db.write,
-                settings::JWT_SECRET_KEY,
-                security::generate_secret,
-            )
-            .await
-            .context("loading the generated JWT secret")?,
-        };
-
-        let redis = match &config.redis_url {
-            Some(url) => Some(crate::core::redis::connect(url).context("REDIS_URL")?),
-            None => None,
-        };
-        let counters = match &redis {
-            Some(conn) => Counters::redis(conn.clone(), &config.redis_prefix, clock.clone()),
-            None => Counters::local(clock.clone()),
-        };
-        let shutdown = CancellationToken::new();
-        let bus = match (&config.redis_url, &redis) {
-            (Some(url), Some(conn)) => {
-                Bus::redis(url, conn.clone(), &config.redis_prefix, shutdown.clone())
-                    .context("REDIS_URL")?
-            }
-            _ => Bus::in_process(),
-        };
-        let hub = Hub::start(db.clone(), bus.subscribe(), shutdown.clone());
-        // Password hashing may use all cores but one: a login storm must leave a core for
-        // everything else (on 2 cores: one hash at a time, the other logins queue).
-        let hashing_threads = std::thread::available_parallelism()
-            .map(|n| n.get().saturating_sub(1).max(1))
-            .unwrap_or(1);
-
-        let state = AppState(Arc::new(Inner {
-            jwt: JwtKeys::new(&secret),
-            passwords: Passwords::new(hashing_threads).map_err(|e| anyhow::anyhow!("{e}"))?,
-            users: UserCache::new(),
-            read_cache: ReadCache::new(),
-            reports: ReportCache::new(
-                redis
-                    .clone()
-                    .map(|conn| (conn, config.redis_prefix.clone())),
-            ),
-            counters,
-            redis,
-            clock,
-            bus,
-            hub,
-            db,
-            config,
-            shutdown,
-        }));
-        crate::realtime::maintenance::start(&state);
-
-        if let Some(admin) = &state.config.admin {
-            services::users::ensure_admin(&state, &admin.email, &admin.password)
-                .await
-                .map_err(|e| anyhow::anyhow!("bootstrapping FLOWTRACK_ADMIN_EMAIL: {e}"))?;
-        }
-        Ok(state)
+    /// The connection manager of this instance's WebSockets.
+    pub fn hub(&self) -> &Hub {
+        &self.0.hub
     }
 }

@@ -4,7 +4,7 @@
 
 #![no_main]
 
-use flowtrack::services::position::{between, is_valid};
+use flowtrack_store::services::position::{between, is_valid};
 use libfuzzer_sys::fuzz_target;
 
 const DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";

@@ -4,9 +4,9 @@
 
 #![no_main]
 
-use flowtrack::core::error::AppError;
-use flowtrack::core::input::{FromFields, parse_object};
-use flowtrack::core::validate;
+use flowtrack_core::error::AppError;
+use flowtrack::http::input::{FromFields, parse_object};
+use flowtrack_core::validate;
 use flowtrack::routes::{auth, projects, tasks, users};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};

@@ -1,6 +1,7 @@
-//! Who is calling (extractors) and what they may do (pure policy rules).
+//! Who is calling: the extractors that turn a bearer token into the caller
+//! ([`Principal`], defined with the policy rules in `flowtrack_store::auth`).
 
 pub mod extract;
-pub mod policy;
 
-pub use extract::{AdminUser, AuthUser, Principal};
+pub use extract::{AdminUser, AuthUser};
+pub use flowtrack_store::auth::Principal;

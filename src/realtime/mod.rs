@@ -1,7 +1,5 @@
-//! Real-time delivery: the event bus, the hub (connection manager), the WebSocket endpoint
-//! and the background duties that keep them honest.
+//! Real-time delivery: the hub (connection manager fed by the event bus) and the WebSocket
+//! endpoint. Both read the event log only through `flowtrack_store::feed`.
 
-pub mod bus;
 pub mod hub;
-pub mod maintenance;
 pub mod ws;

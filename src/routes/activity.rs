@@ -6,12 +6,12 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
-use crate::core::error::{AppResult, Problem};
-use crate::core::input::{Query, QueryReader};
-use crate::core::pagination::{Page, PageRequest};
+use crate::http::input::{Query, QueryReader, ReadPage};
+use crate::http::problem::{ApiResult, Problem};
 use crate::routes::schema;
-use crate::services::activity::{self as service, ActivityLog};
 use crate::state::AppState;
+use flowtrack_core::pagination::{Page, PageRequest};
+use flowtrack_store::services::activity::{self as service, ActivityLog};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_activity))
@@ -47,7 +47,7 @@ async fn list_activity(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     query: Query,
-) -> AppResult<axum::Json<Page<ActivityLog>>> {
+) -> ApiResult<axum::Json<Page<ActivityLog>>> {
     let mut q = QueryReader::new(query);
     let page = PageRequest::read(&mut q)?;
     let user_id = q.get("user_id", |raw| {

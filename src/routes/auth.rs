@@ -9,12 +9,13 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::core::error::{AppError, AppResult, Problem};
-use crate::core::input::{FieldReader, FromFields, Json, json_object, read_body};
-use crate::core::validate;
+use crate::http::input::{FieldReader, FromFields, Json, json_object, read_body};
+use crate::http::problem::{ApiError, ApiResult, Problem};
 use crate::routes::schema;
-use crate::services::auth::{self as service, NewRegistration, TokenPair};
 use crate::state::AppState;
+use flowtrack_core::error::AppError;
+use flowtrack_core::validate;
+use flowtrack_store::services::auth::{self as service, NewRegistration, TokenPair};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -68,7 +69,7 @@ async fn register(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     Json(body): Json<RegisterRequest>,
-) -> AppResult<impl IntoResponse> {
+) -> ApiResult<impl IntoResponse> {
     let pair = service::register(
         &state,
         addr.ip(),
@@ -155,9 +156,9 @@ struct Credentials {
 }
 
 impl<S: Send + Sync> FromRequest<S> for Credentials {
-    type Rejection = AppError;
+    type Rejection = ApiError;
 
-    async fn from_request(req: Request, _state: &S) -> AppResult<Self> {
+    async fn from_request(req: Request, _state: &S) -> ApiResult<Self> {
         let is_form = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -213,10 +214,11 @@ async fn login(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     credentials: Credentials,
-) -> AppResult<axum::Json<TokenPair>> {
+) -> ApiResult<axum::Json<TokenPair>> {
     service::login(&state, addr.ip(), &credentials.email, &credentials.password)
         .await
         .map(axum::Json)
+        .map_err(ApiError::from)
 }
 
 #[derive(ToSchema)]
@@ -250,10 +252,11 @@ impl FromFields for RefreshRequest {
 async fn refresh(
     State(state): State<AppState>,
     Json(body): Json<RefreshRequest>,
-) -> AppResult<axum::Json<TokenPair>> {
+) -> ApiResult<axum::Json<TokenPair>> {
     service::refresh(&state, &body.refresh_token)
         .await
         .map(axum::Json)
+        .map_err(ApiError::from)
 }
 
 /// Revoke a refresh token's family. Needs no access token; unknown tokens answer 204 too.
@@ -268,7 +271,7 @@ async fn refresh(
 async fn logout(
     State(state): State<AppState>,
     Json(body): Json<RefreshRequest>,
-) -> AppResult<StatusCode> {
+) -> ApiResult<StatusCode> {
     service::logout(&state, &body.refresh_token).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -5,12 +5,12 @@ use axum::http::StatusCode;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::auth::AuthUser;
-use crate::core::error::{AppResult, Problem};
-use crate::core::input::Json;
+use crate::http::input::Json;
+use crate::http::problem::{ApiResult, Problem};
 use crate::routes::PathId;
 use crate::routes::tasks::CommentRequest;
-use crate::services::comments::{self as service, Comment};
 use crate::state::AppState;
+use flowtrack_store::services::comments::{self as service, Comment};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(update_comment, delete_comment))
@@ -35,7 +35,7 @@ async fn update_comment(
     AuthUser(me): AuthUser,
     PathId(id): PathId,
     Json(body): Json<CommentRequest>,
-) -> AppResult<axum::Json<Comment>> {
+) -> ApiResult<axum::Json<Comment>> {
     Ok(axum::Json(
         service::update(&state, &me, id, body.body).await?,
     ))
@@ -57,7 +57,7 @@ async fn delete_comment(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     PathId(id): PathId,
-) -> AppResult<StatusCode> {
+) -> ApiResult<StatusCode> {
     service::delete(&state, &me, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -6,7 +6,8 @@ use utoipa::openapi::security::{
 };
 use utoipa::{Modify, OpenApi};
 
-use crate::core::error::{FieldError, PROBLEM_JSON, Problem};
+use crate::http::problem::{PROBLEM_JSON, Problem};
+use flowtrack_core::error::FieldError;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -70,7 +71,7 @@ impl Modify for SecuritySchemes {
 ///   * 413 / 415: a body over 1 MiB, or not JSON (operations with a body);
 ///   * 422 `validation_failed`: invalid fields or query parameters;
 ///   * 408 `request_timeout`: the request took longer than [`crate::app::REQUEST_TIMEOUT`];
-///   * 431: a request head over the limits of [`crate::core::server`] (answered by hyper
+///   * 431: a request head over the limits of [`crate::http::server`] (answered by hyper
 ///     before any routing, without a body, and the connection is closed);
 ///   * 503 `unavailable`: the database (or Redis) is down (every operation but `/health`
 ///     and `/metrics`, which never touch them).
@@ -86,8 +87,8 @@ pub fn complete(openapi: &mut utoipa::openapi::OpenApi) {
         .description(format!(
             "The request head has more than {} headers or {} KiB (no body; the connection is \
              closed)",
-            crate::core::server::MAX_HEADERS,
-            crate::core::server::MAX_HEAD_BYTES / 1024
+            crate::http::server::MAX_HEADERS,
+            crate::http::server::MAX_HEAD_BYTES / 1024
         ))
         .build();
 

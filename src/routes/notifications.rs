@@ -6,12 +6,12 @@ use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::auth::AuthUser;
-use crate::core::error::{AppResult, Problem};
-use crate::core::input::{Query, QueryReader, query_bool};
-use crate::core::pagination::{Page, PageRequest};
+use crate::http::input::{Query, QueryReader, ReadPage, query_bool};
+use crate::http::problem::{ApiResult, Problem};
 use crate::routes::{PathId, schema};
-use crate::services::notifications::{self as service, Notification};
 use crate::state::AppState;
+use flowtrack_core::pagination::{Page, PageRequest};
+use flowtrack_store::services::notifications::{self as service, Notification};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -56,7 +56,7 @@ async fn list_notifications(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     query: Query,
-) -> AppResult<axum::Json<Page<Notification>>> {
+) -> ApiResult<axum::Json<Page<Notification>>> {
     let mut q = QueryReader::new(query);
     let page = PageRequest::read(&mut q)?;
     let unread = q.get("unread", query_bool).unwrap_or(false);
@@ -79,7 +79,7 @@ async fn read_one(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     PathId(id): PathId,
-) -> AppResult<StatusCode> {
+) -> ApiResult<StatusCode> {
     service::mark_read(&state, &me, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -93,7 +93,7 @@ async fn read_one(
         (status = 401, body = Problem, content_type = "application/problem+json"),
     )
 )]
-async fn read_all(State(state): State<AppState>, AuthUser(me): AuthUser) -> AppResult<StatusCode> {
+async fn read_all(State(state): State<AppState>, AuthUser(me): AuthUser) -> ApiResult<StatusCode> {
     service::mark_all_read(&state, &me).await?;
     Ok(StatusCode::NO_CONTENT)
 }

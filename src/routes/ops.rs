@@ -7,9 +7,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::core::error::{AppError, PROBLEM_JSON, Problem};
-use crate::core::telemetry;
+use crate::http::problem::{ApiError, PROBLEM_JSON, Problem};
+use crate::http::telemetry;
 use crate::state::AppState;
+use flowtrack_core::error::AppError;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -74,10 +75,12 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     };
     let redis = match &state.redis {
         None => "not_configured",
-        Some(conn) => match tokio::time::timeout(timeout, crate::core::redis::ping(conn)).await {
-            Ok(Ok(())) => "ok",
-            _ => "unavailable",
-        },
+        Some(conn) => {
+            match tokio::time::timeout(timeout, flowtrack_core::redis::ping(conn)).await {
+                Ok(Ok(())) => "ok",
+                _ => "unavailable",
+            }
+        }
     };
     if database == "ok" && redis != "unavailable" {
         let body = Readiness {
@@ -92,7 +95,7 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
         .filter(|(_, state)| *state == "unavailable")
         .map(|(name, _)| name)
         .collect();
-    let mut problem = AppError::Unavailable(String::new()).problem();
+    let mut problem = ApiError(AppError::Unavailable(String::new())).problem();
     problem.detail = format!("Not ready: {} unavailable.", failed.join(" and "));
     let body = NotReady {
         problem,

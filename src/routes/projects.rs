@@ -8,19 +8,19 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::auth::AuthUser;
-use crate::core::error::{AppResult, Problem};
-use crate::core::input::{FieldReader, FromFields, Json, Patch, Query, QueryReader};
-use crate::core::pagination::{Page, PageRequest};
-use crate::core::validate::{self, ApiEnum};
-use crate::models::project_members::ProjectRole;
-use crate::models::projects::ProjectStatus;
+use crate::http::input::{FieldReader, FromFields, Json, Patch, Query, QueryReader, ReadPage};
+use crate::http::problem::{ApiResult, Problem};
 use crate::routes::{PathId, PathIds, schema};
-use crate::services::activity::{self, ActivityLog};
-use crate::services::members::{self, Member, MemberRef};
-use crate::services::projects::{
+use crate::state::AppState;
+use flowtrack_core::pagination::{Page, PageRequest};
+use flowtrack_core::validate::{self, ApiEnum};
+use flowtrack_store::models::project_members::ProjectRole;
+use flowtrack_store::models::projects::ProjectStatus;
+use flowtrack_store::services::activity::{self, ActivityLog};
+use flowtrack_store::services::members::{self, Member, MemberRef};
+use flowtrack_store::services::projects::{
     self as service, Board, NewProject, Project, ProjectChanges, ProjectFilter, ProjectProgress,
 };
-use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -97,7 +97,7 @@ async fn create_project(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     Json(body): Json<CreateProjectRequest>,
-) -> AppResult<impl IntoResponse> {
+) -> ApiResult<impl IntoResponse> {
     let project = service::create(
         &state,
         &me,
@@ -150,7 +150,7 @@ async fn list_projects(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     query: Query,
-) -> AppResult<axum::Json<Page<Project>>> {
+) -> ApiResult<axum::Json<Page<Project>>> {
     let mut q = QueryReader::new(query);
     let page = PageRequest::read(&mut q)?;
     let filter = ProjectFilter {
@@ -178,7 +178,7 @@ async fn get_project(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     PathId(id): PathId,
-) -> AppResult<axum::Json<Project>> {
+) -> ApiResult<axum::Json<Project>> {
     Ok(axum::Json(service::get(&state, &me, id).await?))
 }
 
@@ -245,7 +245,7 @@ async fn update_project(
     AuthUser(me): AuthUser,
     PathId(id): PathId,
     Json(UpdateProject(changes)): Json<UpdateProject>,
-) -> AppResult<axum::Json<Project>> {
+) -> ApiResult<axum::Json<Project>> {
     Ok(axum::Json(service::update(&state, &me, id, changes).await?))
 }
 
@@ -265,7 +265,7 @@ async fn delete_project(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     PathId(id): PathId,
-) -> AppResult<StatusCode> {
+) -> ApiResult<StatusCode> {
     service::delete(&state, &me, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -285,7 +285,7 @@ async fn get_progress(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     PathId(id): PathId,
-) -> AppResult<axum::Json<ProjectProgress>> {
+) -> ApiResult<axum::Json<ProjectProgress>> {
     Ok(axum::Json(service::progress(&state, &me, id).await?))
 }
 
@@ -305,7 +305,7 @@ async fn get_board(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     PathId(id): PathId,
-) -> AppResult<axum::response::Response> {
+) -> ApiResult<axum::response::Response> {
     let body = service::board_json(&state, &me, id).await?;
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
@@ -329,7 +329,7 @@ async fn list_members(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     PathId(id): PathId,
-) -> AppResult<axum::Json<Vec<Member>>> {
+) -> ApiResult<axum::Json<Vec<Member>>> {
     Ok(axum::Json(members::list(&state, &me, id).await?))
 }
 
@@ -403,7 +403,7 @@ async fn add_member(
     AuthUser(me): AuthUser,
     PathId(id): PathId,
     Json(body): Json<AddMember>,
-) -> AppResult<(StatusCode, axum::Json<Member>)> {
+) -> ApiResult<(StatusCode, axum::Json<Member>)> {
     let member = members::add(&state, &me, id, body.who, body.role).await?;
     Ok((StatusCode::CREATED, axum::Json(member)))
 }
@@ -445,7 +445,7 @@ async fn update_member(
     AuthUser(me): AuthUser,
     PathIds(id, user_id): PathIds,
     Json(body): Json<UpdateMemberRequest>,
-) -> AppResult<axum::Json<Member>> {
+) -> ApiResult<axum::Json<Member>> {
     Ok(axum::Json(
         members::update_role(&state, &me, id, user_id, body.role).await?,
     ))
@@ -471,7 +471,7 @@ async fn remove_member(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     PathIds(id, user_id): PathIds,
-) -> AppResult<StatusCode> {
+) -> ApiResult<StatusCode> {
     members::remove(&state, &me, id, user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -505,7 +505,7 @@ async fn project_activity(
     AuthUser(me): AuthUser,
     PathId(id): PathId,
     query: Query,
-) -> AppResult<axum::Json<Page<ActivityLog>>> {
+) -> ApiResult<axum::Json<Page<ActivityLog>>> {
     let mut q = QueryReader::new(query);
     let page = PageRequest::read(&mut q)?;
     q.finish()?;

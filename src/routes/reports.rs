@@ -10,15 +10,15 @@ use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::auth::{AdminUser, AuthUser};
-use crate::core::error::{AppResult, Problem};
-use crate::core::input::{Query, QueryReader};
-use crate::core::validate;
+use crate::http::input::{Query, QueryReader};
+use crate::http::problem::{ApiResult, Problem};
 use crate::routes::{PathId, schema};
-use crate::services::charts::{self, STATUS_COLOURS, Series};
-use crate::services::reports::{
+use crate::state::AppState;
+use flowtrack_core::validate;
+use flowtrack_store::services::charts::{self, STATUS_COLOURS, Series};
+use flowtrack_store::services::reports::{
     self as service, Burndown, CumulativeFlow, Overview, Summary, Workload,
 };
-use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -60,7 +60,7 @@ fn read_range(q: &mut QueryReader) -> (Option<NaiveDate>, Option<NaiveDate>) {
 }
 
 /// The query of a chart report: `format` (json, csv or svg), `from`, `to`.
-fn read_chart_query(query: Query) -> AppResult<(Format, Option<NaiveDate>, Option<NaiveDate>)> {
+fn read_chart_query(query: Query) -> ApiResult<(Format, Option<NaiveDate>, Option<NaiveDate>)> {
     let mut q = QueryReader::new(query);
     let format = read_format(&mut q, true);
     let (from, to) = read_range(&mut q);
@@ -166,7 +166,7 @@ async fn summary(
     AuthUser(me): AuthUser,
     PathId(id): PathId,
     query: Query,
-) -> AppResult<Response> {
+) -> ApiResult<Response> {
     let mut q = QueryReader::new(query);
     let format = read_format(&mut q, false);
     q.finish()?;
@@ -248,7 +248,7 @@ async fn cumulative_flow(
     AuthUser(me): AuthUser,
     PathId(id): PathId,
     query: Query,
-) -> AppResult<Response> {
+) -> ApiResult<Response> {
     let (format, from, to) = read_chart_query(query)?;
     let report = service::cumulative_flow(&state, &me, id, from, to).await?;
     let name = format!("cumulative-flow-{id}-{}-{}", report.from, report.to);
@@ -317,7 +317,7 @@ async fn burndown(
     AuthUser(me): AuthUser,
     PathId(id): PathId,
     query: Query,
-) -> AppResult<Response> {
+) -> ApiResult<Response> {
     let (format, from, to) = read_chart_query(query)?;
     let report = service::burndown(&state, &me, id, from, to).await?;
     let name = format!("burndown-{id}-{}-{}", report.from, report.to);
@@ -374,7 +374,7 @@ async fn workload(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     query: Query,
-) -> AppResult<Response> {
+) -> ApiResult<Response> {
     let mut q = QueryReader::new(query);
     let format = read_format(&mut q, false);
     q.finish()?;
@@ -429,7 +429,7 @@ async fn overview(
     State(state): State<AppState>,
     AdminUser(_admin): AdminUser,
     query: Query,
-) -> AppResult<Response> {
+) -> ApiResult<Response> {
     let mut q = QueryReader::new(query);
     let format = read_format(&mut q, false);
     q.finish()?;

@@ -12,8 +12,8 @@ use utoipa::openapi::schema::{
 };
 use utoipa::openapi::{KnownFormat, RefOr, SchemaFormat};
 
-use crate::core::pagination::MAX_LIMIT;
-use crate::core::validate::{NO_NUL_PATTERN, trimmed_pattern};
+use flowtrack_core::pagination::MAX_LIMIT;
+use flowtrack_core::validate::{NO_NUL_PATTERN, trimmed_pattern};
 
 fn string(nullable: bool) -> ObjectBuilder {
     if nullable {

@@ -9,20 +9,21 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
-use crate::core::error::{AppError, AppResult, Problem};
-use crate::core::input::{
-    FieldReader, FromFields, Json, Query, QueryReader, is_json_content_type, parse_object,
-    read_body,
+use crate::http::input::{
+    FieldReader, FromFields, Json, Query, QueryReader, ReadPage, is_json_content_type,
+    parse_object, read_body,
 };
-use crate::core::pagination::{Page, PageRequest};
-use crate::core::validate::{self, ApiEnum};
-use crate::models::tasks::{Priority, TaskStatus};
+use crate::http::problem::{ApiError, ApiResult, Problem};
 use crate::routes::{PathId, schema};
-use crate::services::comments::{self, Comment};
-use crate::services::tasks::{
+use crate::state::AppState;
+use flowtrack_core::error::AppError;
+use flowtrack_core::pagination::{Page, PageRequest};
+use flowtrack_core::validate::{self, ApiEnum};
+use flowtrack_store::models::tasks::{Priority, TaskStatus};
+use flowtrack_store::services::comments::{self, Comment};
+use flowtrack_store::services::tasks::{
     self as service, IfMatch, Move, NewTask, Sort, Task, TaskChanges, TaskFilter, etag,
 };
-use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -46,9 +47,9 @@ fn with_etag(status: StatusCode, task: Task) -> Response {
 pub struct IfMatchHeader(IfMatch);
 
 impl<S: Send + Sync> FromRequestParts<S> for IfMatchHeader {
-    type Rejection = AppError;
+    type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> AppResult<Self> {
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> ApiResult<Self> {
         let raw = match parts.headers.get(header::IF_MATCH) {
             None => None,
             Some(v) => Some(v.to_str().map_err(|_| AppError::PreconditionFailed)?),
@@ -128,7 +129,7 @@ async fn create_task(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     Json(body): Json<CreateTaskRequest>,
-) -> AppResult<Response> {
+) -> ApiResult<Response> {
     let task = service::create(
         &state,
         &me,
@@ -201,7 +202,7 @@ async fn list_tasks(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     query: Query,
-) -> AppResult<axum::Json<Page<Task>>> {
+) -> ApiResult<axum::Json<Page<Task>>> {
     let mut q = QueryReader::new(query);
     let page = PageRequest::read(&mut q)?;
     let uuid = |raw: &str| Uuid::parse_str(raw).map_err(|_| "must be a UUID".to_string());
@@ -245,7 +246,7 @@ async fn get_task(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     PathId(id): PathId,
-) -> AppResult<Response> {
+) -> ApiResult<Response> {
     let task = service::get_cached(&state, &me, id).await?;
     let mut response = (
         [(header::CONTENT_TYPE, "application/json")],
@@ -325,7 +326,7 @@ async fn update_task(
     PathId(id): PathId,
     IfMatchHeader(if_match): IfMatchHeader,
     Json(UpdateTask(changes)): Json<UpdateTask>,
-) -> AppResult<Response> {
+) -> ApiResult<Response> {
     let task = service::update(&state, &me, id, changes, if_match).await?;
     Ok(with_etag(StatusCode::OK, task))
 }
@@ -351,7 +352,7 @@ async fn delete_task(
     AuthUser(me): AuthUser,
     PathId(id): PathId,
     IfMatchHeader(if_match): IfMatchHeader,
-) -> AppResult<StatusCode> {
+) -> ApiResult<StatusCode> {
     service::delete(&state, &me, id, if_match).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -387,7 +388,9 @@ impl FromFields for MoveRequest {
 struct MoveInput(MoveRequest);
 
 /// The problems of the move parameters of the query string, read as optional.
-fn query_move_problems(fields: &serde_json::Map<String, serde_json::Value>) -> AppResult<()> {
+fn query_move_problems(
+    fields: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(), AppError> {
     let mut r = FieldReader::new(fields.clone());
     let status = r.optional("status", validate::one_of::<TaskStatus>);
     let before_id = r.optional("before_id", validate::uuid);
@@ -397,9 +400,9 @@ fn query_move_problems(fields: &serde_json::Map<String, serde_json::Value>) -> A
 }
 
 impl<S: Send + Sync> FromRequest<S> for MoveInput {
-    type Rejection = AppError;
+    type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> AppResult<Self> {
+    async fn from_request(req: Request, state: &S) -> ApiResult<Self> {
         let has_body = req.headers().contains_key(header::CONTENT_TYPE)
             || req
                 .headers()
@@ -418,19 +421,20 @@ impl<S: Send + Sync> FromRequest<S> for MoveInput {
             if !is_json_content_type(&parts.headers) {
                 return Err(AppError::UnsupportedMediaType(
                     "Expected a body with Content-Type: application/json.".into(),
-                ));
+                )
+                .into());
             }
             let from_body = MoveRequest::from_object(parse_object(&bytes)?);
             return match (from_body, query_move_problems(&fields)) {
                 (Ok(target), Ok(())) => Ok(MoveInput(target)),
                 (Err(AppError::Validation(mut errors)), Err(AppError::Validation(more))) => {
                     errors.extend(more);
-                    Err(AppError::Validation(errors))
+                    Err(AppError::Validation(errors).into())
                 }
-                (Err(err), _) | (_, Err(err)) => Err(err),
+                (Err(err), _) | (_, Err(err)) => Err(err.into()),
             };
         }
-        MoveRequest::from_object(fields).map(MoveInput)
+        Ok(MoveInput(MoveRequest::from_object(fields)?))
     }
 }
 
@@ -465,7 +469,7 @@ async fn move_task(
     PathId(id): PathId,
     IfMatchHeader(if_match): IfMatchHeader,
     MoveInput(body): MoveInput,
-) -> AppResult<Response> {
+) -> ApiResult<Response> {
     let target = Move {
         status: body.status,
         before_id: body.before_id,
@@ -504,7 +508,7 @@ async fn list_comments(
     AuthUser(me): AuthUser,
     PathId(id): PathId,
     query: Query,
-) -> AppResult<axum::Json<Page<Comment>>> {
+) -> ApiResult<axum::Json<Page<Comment>>> {
     let mut q = QueryReader::new(query);
     let page = PageRequest::read(&mut q)?;
     q.finish()?;
@@ -544,7 +548,7 @@ async fn create_comment(
     AuthUser(me): AuthUser,
     PathId(id): PathId,
     Json(body): Json<CommentRequest>,
-) -> AppResult<(StatusCode, axum::Json<Comment>)> {
+) -> ApiResult<(StatusCode, axum::Json<Comment>)> {
     let comment = comments::create(&state, &me, id, body.body).await?;
     Ok((StatusCode::CREATED, axum::Json(comment)))
 }

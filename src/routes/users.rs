@@ -6,14 +6,14 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::auth::{AdminUser, AuthUser};
-use crate::core::error::{AppResult, Problem};
-use crate::core::input::{FieldReader, FromFields, Json, Query, QueryReader, query_bool};
-use crate::core::pagination::{Page, PageRequest};
-use crate::core::validate::{self, ApiEnum};
-use crate::models::users::Role;
+use crate::http::input::{FieldReader, FromFields, Json, Query, QueryReader, ReadPage, query_bool};
+use crate::http::problem::{ApiResult, Problem};
 use crate::routes::{PathId, schema};
-use crate::services::users::{self as service, NewUser, User, UserChanges, UserFilter};
 use crate::state::AppState;
+use flowtrack_core::pagination::{Page, PageRequest};
+use flowtrack_core::validate::{self, ApiEnum};
+use flowtrack_store::models::users::Role;
+use flowtrack_store::services::users::{self as service, NewUser, User, UserChanges, UserFilter};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -75,7 +75,7 @@ async fn update_me(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     Json(body): Json<UpdateMeRequest>,
-) -> AppResult<axum::Json<User>> {
+) -> ApiResult<axum::Json<User>> {
     let changes = UserChanges {
         full_name: body.full_name,
         email: body.email,
@@ -122,7 +122,7 @@ async fn change_password(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     Json(body): Json<ChangePasswordRequest>,
-) -> AppResult<StatusCode> {
+) -> ApiResult<StatusCode> {
     service::change_password(&state, &me, &body.current_password, &body.new_password).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -164,7 +164,7 @@ async fn list_users(
     State(state): State<AppState>,
     AdminUser(_admin): AdminUser,
     query: Query,
-) -> AppResult<axum::Json<Page<User>>> {
+) -> ApiResult<axum::Json<Page<User>>> {
     let mut q = QueryReader::new(query);
     let page = PageRequest::read(&mut q)?;
     let filter = UserFilter {
@@ -221,7 +221,7 @@ async fn create_user(
     State(state): State<AppState>,
     AdminUser(_admin): AdminUser,
     Json(body): Json<CreateUserRequest>,
-) -> AppResult<(StatusCode, axum::Json<User>)> {
+) -> ApiResult<(StatusCode, axum::Json<User>)> {
     let user = service::create(
         &state,
         NewUser {
@@ -250,7 +250,7 @@ async fn get_user(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     PathId(id): PathId,
-) -> AppResult<axum::Json<User>> {
+) -> ApiResult<axum::Json<User>> {
     Ok(axum::Json(service::get_visible(&state, &me, id).await?))
 }
 
@@ -304,7 +304,7 @@ async fn update_user(
     AdminUser(_admin): AdminUser,
     PathId(id): PathId,
     Json(body): Json<UpdateUserRequest>,
-) -> AppResult<axum::Json<User>> {
+) -> ApiResult<axum::Json<User>> {
     let changes = UserChanges {
         full_name: body.full_name,
         email: body.email,
@@ -332,7 +332,7 @@ async fn deactivate_user(
     State(state): State<AppState>,
     AdminUser(_admin): AdminUser,
     PathId(id): PathId,
-) -> AppResult<StatusCode> {
+) -> ApiResult<StatusCode> {
     let changes = UserChanges {
         is_active: Some(false),
         ..UserChanges::default()

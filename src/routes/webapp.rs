@@ -23,7 +23,8 @@ use axum::routing::get;
 use include_dir::{Dir, File, include_dir};
 use sha2::{Digest, Sha256};
 
-use crate::core::error::AppError;
+use crate::http::problem::ApiResult;
+use flowtrack_core::error::AppError;
 
 /// The built app (`web/dist`, or the placeholder page when it was not built).
 static APP: Dir<'static> = include_dir!("$OUT_DIR/webapp");
@@ -71,7 +72,7 @@ async fn to_app(uri: Uri) -> Response {
 
 /// Any path under `/app/`. The raw (still percent-encoded) path is used: the app's file
 /// names are plain ASCII, and an undecodable path then simply names no file.
-async fn page(uri: Uri, headers: HeaderMap) -> Result<Response, AppError> {
+async fn page(uri: Uri, headers: HeaderMap) -> ApiResult<Response> {
     let path = uri.path().strip_prefix(PREFIX).unwrap_or("");
     // The `.gz` copies are an encoding of their file, not files of the app.
     let found = if path.is_empty() || path.ends_with(".gz") {
@@ -81,7 +82,7 @@ async fn page(uri: Uri, headers: HeaderMap) -> Result<Response, AppError> {
     };
     match found {
         Some(file) => Ok(serve(path, file, &headers)),
-        None if path.starts_with(ASSETS) => Err(AppError::NotFound),
+        None if path.starts_with(ASSETS) => Err(AppError::NotFound.into()),
         None => {
             let index = APP.get_file(INDEX).ok_or(AppError::NotFound)?;
             Ok(serve(INDEX, index, &headers))

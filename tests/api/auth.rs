@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use flowtrack::core::config::{AdminBootstrap, Registration};
+use flowtrack_core::config::{AdminBootstrap, Registration};
 use hmac::{Hmac, KeyInit, Mac};
 use reqwest::Response;
 use reqwest::header::{HeaderMap, RETRY_AFTER, WWW_AUTHENTICATE};

@@ -1,7 +1,7 @@
 //! The stored events (the outbox the WebSocket replays from): one per committed change,
 //! with exactly the message shape of docs/api.md, "Real-time".
 
-use flowtrack::models::activity_log;
+use flowtrack_store::models::activity_log;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use uuid::Uuid;

@@ -5,11 +5,11 @@
 use std::net::SocketAddr;
 use std::sync::Once;
 
-use flowtrack::core::clock::Clock;
-use flowtrack::core::config::Config;
-use flowtrack::models::users::Role;
-use flowtrack::services::users::{self, NewUser};
 use flowtrack::state::AppState;
+use flowtrack_core::clock::Clock;
+use flowtrack_core::config::Config;
+use flowtrack_store::models::users::Role;
+use flowtrack_store::services::users::{self, NewUser};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -38,7 +38,7 @@ static TRACING: Once = Once::new();
 fn init_tracing() {
     TRACING.call_once(|| {
         if std::env::var("TEST_LOG").is_ok() {
-            flowtrack::core::telemetry::init_tracing(flowtrack::core::config::LogFormat::Pretty);
+            flowtrack::http::telemetry::init_tracing(flowtrack_core::config::LogFormat::Pretty);
         }
     });
 }
@@ -134,7 +134,7 @@ impl TestApp {
         let state = AppState::init(config, clock.clone())
             .await
             .expect("app state");
-        let listener = flowtrack::core::server::listen(([127, 0, 0, 1], 0).into()).expect("bind");
+        let listener = flowtrack::http::server::listen(([127, 0, 0, 1], 0).into()).expect("bind");
         let addr = listener.local_addr().expect("addr");
         let server_state = state.clone();
         let server = tokio::spawn(async move {
@@ -559,7 +559,7 @@ impl TestApp {
 
     /// Every stored event of a project (the outbox), in seq order, as (seq, parsed payload).
     pub async fn stored_events(&self, project_id: &str) -> Vec<(i64, Value)> {
-        use flowtrack::models::events;
+        use flowtrack_store::models::events;
         use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
         let id: Uuid = project_id.parse().expect("uuid");
         events::Entity::find()

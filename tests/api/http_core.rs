@@ -563,7 +563,7 @@ async fn cors_wildcard_never_carries_credentials() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Connection handling (src/core/server.rs)
+// Connection handling (src/http/server.rs)
 
 /// Sends a raw request head and returns the status line of the answer ("" if none).
 async fn raw_status_line(addr: std::net::SocketAddr, request: &[u8]) -> String {
@@ -654,7 +654,7 @@ async fn the_listener_queues_a_burst_of_1500_connections() {
         eprintln!("skipped: cannot open {CLIENTS} sockets (RLIMIT_NOFILE)");
         return;
     }
-    let listener = flowtrack::core::server::listen(([127, 0, 0, 1], 0).into()).expect("listen");
+    let listener = flowtrack::http::server::listen(([127, 0, 0, 1], 0).into()).expect("listen");
     let addr = listener.local_addr().expect("addr");
     let connects = (0..CLIENTS).map(|_| {
         tokio::time::timeout(

@@ -13,6 +13,7 @@ mod contract;
 mod docs;
 mod events;
 mod http_core;
+mod layers;
 mod membership_live;
 mod model;
 mod ops;

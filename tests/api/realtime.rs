@@ -170,7 +170,7 @@ async fn resume_message_never_repeats_what_the_socket_already_sent() {
 
 #[tokio::test]
 async fn a_cursor_older_than_the_kept_events_gets_resync() {
-    use flowtrack::models::events;
+    use flowtrack_store::models::events;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let app = TestApp::spawn().await;
     let owner = app.register().await;

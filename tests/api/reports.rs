@@ -671,7 +671,7 @@ async fn reports_answer_the_same_over_backfilled_status_columns() {
         .await
         .expect("down to the initial schema");
     Migrator::up(db, None).await.expect("up again: backfill");
-    use flowtrack::models::activity_log::{Column, Entity};
+    use flowtrack_store::models::activity_log::{Column, Entity};
     let with_status = Entity::find()
         .filter(Column::ToStatus.is_not_null())
         .count(db)

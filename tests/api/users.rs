@@ -58,7 +58,7 @@ fn emails(page: &Value) -> Vec<String> {
 /// Puts `members` into one new project (the first one owns it), straight in the database:
 /// the projects API does not exist yet.
 async fn share_a_project(app: &TestApp, members: &[Uuid]) -> Uuid {
-    use flowtrack::models::project_members::{self, ProjectRole};
+    use flowtrack_store::models::project_members::{self, ProjectRole};
     use sea_orm::{ActiveModelTrait, ActiveValue::Set};
 
     let db = &app.state.db.write;
@@ -1450,7 +1450,7 @@ async fn two_admins_removing_each_other_at_once_leave_one_admin() {
 
 /// How many active admins the database holds.
 async fn active_admins(app: &TestApp) -> u64 {
-    use flowtrack::models::users::{Column, Entity, Role};
+    use flowtrack_store::models::users::{Column, Entity, Role};
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
     Entity::find()
         .filter(Column::Role.eq(Role::Admin))

@@ -155,10 +155,10 @@ async fn main() -> anyhow::Result<()> {
                 }
             }))
         });
-        if pending.len() >= args.ramp {
-            if let Some(r) = pending.next().await {
-                handles.push(r?);
-            }
+        if pending.len() >= args.ramp
+            && let Some(r) = pending.next().await
+        {
+            handles.push(r?);
         }
     }
     while let Some(r) = pending.next().await {

@@ -3,32 +3,10 @@
 use super::*;
 
 /// Reads events of a project with `from <= seq <= to` in order (at most FETCH_BATCH).
-/// A stored event this build cannot read is logged and left out (readers skip its seq).
 pub async fn fetch_events(db: &Db, project_id: Uuid, from: i64, to: i64) -> Result<Vec<Event>, ()> {
-    let rows = events::Entity::find()
-        .filter(events::Column::ProjectId.eq(project_id))
-        .filter(events::Column::Seq.gte(from))
-        .filter(events::Column::Seq.lte(to))
-        .order_by_asc(events::Column::Seq)
-        .limit(FETCH_BATCH)
-        .all(&db.read)
-        .await;
-    match rows {
-        Ok(rows) => Ok(rows
-            .into_iter()
-            .filter_map(|row| match Event::from_payload(&row.payload) {
-                Ok(event) => Some(event),
-                Err(err) => {
-                    tracing::error!(%err, %project_id, seq = row.seq, "unreadable stored event; skipped");
-                    None
-                }
-            })
-            .collect()),
-        Err(err) => {
-            tracing::warn!(%err, "reading events failed; will retry");
-            Err(())
-        }
-    }
+    feed::events_between(db, project_id, from, to, FETCH_BATCH)
+        .await
+        .map_err(|err| tracing::warn!(%err, "reading events failed; will retry"))
 }
 
 impl HubTask {
@@ -87,24 +65,13 @@ impl HubTask {
         let db = self.db.clone();
         let commands = self.commands.clone();
         tokio::spawn(async move {
-            let mut heads = Vec::with_capacity(ids.len());
-            for chunk in ids.chunks(500) {
-                let rows: Result<Vec<(Uuid, i64)>, _> = projects::Entity::find()
-                    .select_only()
-                    .column(projects::Column::Id)
-                    .column(projects::Column::EventSeq)
-                    .filter(projects::Column::Id.is_in(chunk.iter().copied()))
-                    .into_tuple()
-                    .all(&db.read)
-                    .await;
-                match rows {
-                    Ok(rows) => heads.extend(rows),
-                    Err(err) => {
-                        tracing::warn!(%err, "catch-up read failed");
-                        return;
-                    }
+            let heads = match feed::heads(&db, &ids).await {
+                Ok(heads) => heads,
+                Err(err) => {
+                    tracing::warn!(%err, "catch-up read failed");
+                    return;
                 }
-            }
+            };
             let _ = commands.send(Command::Heads(heads));
         });
     }

@@ -17,15 +17,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::core::db::Db;
-use crate::models::{events, projects};
-use crate::realtime::bus::{BusMessage, Event};
-use crate::services::event::{Access, EventType};
+use flowtrack_store::bus::{BusMessage, Event};
+use flowtrack_store::db::Db;
+use flowtrack_store::feed::{self, AccessRow};
+use flowtrack_store::services::event::{Access, EventType};
 
 /// What a socket task receives from the hub.
 #[derive(Debug, Clone)]
@@ -97,8 +96,6 @@ enum Command {
 
 /// An access event as the log holds it: (project, seq, type, subject).
 /// An access event as the log holds it: (project, seq, type, subject, committed at).
-type AccessRow = (Uuid, i64, String, Uuid, chrono::DateTime<chrono::Utc>);
-
 #[derive(Clone)]
 pub struct Hub {
     commands: mpsc::UnboundedSender<Command>,

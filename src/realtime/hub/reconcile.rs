@@ -14,32 +14,8 @@ impl HubTask {
         let db = self.db.clone();
         let commands = self.commands.clone();
         let since = chrono::Utc::now() - RECONCILE_WINDOW;
-        let kinds = [
-            EventType::ProjectCreated,
-            EventType::MemberAdded,
-            EventType::MemberRemoved,
-        ]
-        .map(EventType::as_str);
         tokio::spawn(async move {
-            let existing = sea_orm::sea_query::Query::select()
-                .column(projects::Column::Id)
-                .from(projects::Entity)
-                .to_owned();
-            let rows: Result<Vec<AccessRow>, _> = events::Entity::find()
-                .select_only()
-                .column(events::Column::ProjectId)
-                .column(events::Column::Seq)
-                .column(events::Column::EventType)
-                .column(events::Column::SubjectId)
-                .column(events::Column::CreatedAt)
-                .filter(events::Column::CreatedAt.gte(since))
-                .filter(events::Column::SubjectId.is_not_null())
-                .filter(events::Column::EventType.is_in(kinds))
-                .filter(events::Column::ProjectId.in_subquery(existing))
-                .order_by_asc(events::Column::Seq)
-                .into_tuple()
-                .all(&db.read)
-                .await;
+            let rows = feed::recent_access(&db, since).await;
             match rows {
                 Ok(rows) => {
                     let _ = commands.send(Command::Access(rows));

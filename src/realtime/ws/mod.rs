@@ -13,21 +13,19 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use axum::extract::{FromRequestParts, Request, State, WebSocketUpgrade};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use sea_orm::sea_query::{Expr, Func};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use crate::auth::extract::authenticate_with_expiry;
-use crate::core::error::{AppError, AppResult, FieldError, Problem};
-use crate::core::input::Query;
-use crate::models::{events, project_members, projects};
+use crate::http::input::Query;
+use crate::http::path::PathId;
+use crate::http::problem::{ApiResult, Problem};
 use crate::realtime::hub::{ConnId, Hub, Outbound, SOCKET_QUEUE, fetch_events};
-use crate::routes::PathId;
-use crate::services::event::EventType;
 use crate::state::AppState;
+use flowtrack_core::error::{AppError, FieldError};
+use flowtrack_store::feed;
+use flowtrack_store::services::auth::authenticate;
 
 mod session;
 
@@ -69,7 +67,7 @@ fn token_from(query: &HashMap<String, String>, req: &Request) -> Option<(String,
 }
 
 /// Parses `?resume=<project_id>:<seq>,…`.
-fn parse_resume(raw: &str) -> AppResult<HashMap<Uuid, i64>> {
+fn parse_resume(raw: &str) -> ApiResult<HashMap<Uuid, i64>> {
     let mut cursors = HashMap::new();
     for part in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let parsed = part.split_once(':').and_then(|(p, s)| {
@@ -86,7 +84,8 @@ fn parse_resume(raw: &str) -> AppResult<HashMap<Uuid, i64>> {
                 return Err(AppError::Validation(vec![FieldError::new(
                     "resume",
                     "must be a list of <project_id>:<seq> (seq ≥ 0), comma-separated",
-                )]));
+                )])
+                .into());
             }
         }
     }
@@ -120,17 +119,15 @@ async fn notifications_socket(
     State(state): State<AppState>,
     PathId(user_id): PathId,
     req: Request,
-) -> AppResult<Response> {
+) -> ApiResult<Response> {
     let (mut parts, body) = req.into_parts();
     let Query(query) = Query::from_request_parts(&mut parts, &state).await?;
     let req = Request::from_parts(parts, body);
     let (token, via_subprotocol) = token_from(&query, &req)
         .ok_or_else(|| AppError::Unauthorized("An access token is required.".into()))?;
-    let (principal, expires_at) = authenticate_with_expiry(&state, &token).await?;
+    let (principal, expires_at) = authenticate(&state, &token).await?;
     if principal.id() != user_id {
-        return Err(AppError::Forbidden(
-            "This stream belongs to another user.".into(),
-        ));
+        return Err(AppError::Forbidden("This stream belongs to another user.".into()).into());
     }
     let resume = match query.get("resume") {
         Some(raw) => parse_resume(raw)?,
@@ -178,14 +175,14 @@ impl Registration {
         state: &AppState,
         user_id: Uuid,
         sender: mpsc::Sender<Outbound>,
-    ) -> AppResult<Self> {
+    ) -> ApiResult<Self> {
         let conn = state
-            .hub
+            .hub()
             .register(user_id, sender)
             .await
             .ok_or_else(|| AppError::Unavailable("the hub has stopped".into()))?;
         Ok(Self {
-            hub: state.hub.clone(),
+            hub: state.hub().clone(),
             conn,
         })
     }
@@ -216,11 +213,11 @@ async fn join(
     user_id: Uuid,
     conn: ConnId,
     resume: HashMap<Uuid, i64>,
-) -> AppResult<Start> {
-    let memberships = user_projects(state, user_id).await?;
+) -> ApiResult<Start> {
+    let memberships = feed::memberships(&state.db, user_id).await?;
     let read: HashMap<Uuid, i64> = memberships.iter().copied().collect();
     let positions = state
-        .hub
+        .hub()
         .follow(conn, memberships)
         .await
         .ok_or_else(|| AppError::Unavailable("the hub has stopped".into()))?;
@@ -234,43 +231,6 @@ async fn join(
         }
     }
     Ok(Start { after, replay })
-}
-
-/// The seq of the user's latest join of the project up to `to` (its creation by them, or
-/// their `member.added`), if the log still holds it.
-pub(super) async fn latest_join(
-    state: &AppState,
-    project_id: Uuid,
-    user_id: Uuid,
-    to: i64,
-) -> AppResult<Option<i64>> {
-    let joins = [EventType::ProjectCreated, EventType::MemberAdded].map(EventType::as_str);
-    let seq: Option<Option<i64>> = events::Entity::find()
-        .select_only()
-        .expr(Func::max(Expr::col(events::Column::Seq)))
-        .filter(events::Column::ProjectId.eq(project_id))
-        .filter(events::Column::SubjectId.eq(user_id))
-        .filter(events::Column::EventType.is_in(joins))
-        .filter(events::Column::Seq.lte(to))
-        .into_tuple()
-        .one(&state.db.read)
-        .await?;
-    Ok(seq.flatten())
-}
-
-/// The user's projects with their current `event_seq`, in one statement: one snapshot,
-/// so a membership and the seq read with it agree (a removal commits both at once), which
-/// the hub relies on to tell a stale membership from a current one.
-async fn user_projects(state: &AppState, user_id: Uuid) -> AppResult<Vec<(Uuid, i64)>> {
-    let member_of = project_members::project_ids_of(user_id);
-    Ok(projects::Entity::find()
-        .select_only()
-        .column(projects::Column::Id)
-        .column(projects::Column::EventSeq)
-        .filter(projects::Column::Id.in_subquery(member_of))
-        .into_tuple()
-        .all(&state.db.read)
-        .await?)
 }
 
 #[cfg(test)]

@@ -183,32 +183,15 @@ impl Session {
     /// that this socket has not sent; a cursor older than the kept events gets `resync`.
     async fn resume(&mut self, socket: &mut WebSocket, cursors: HashMap<Uuid, i64>) -> Flow {
         let db = self.state.db.clone();
-        let member_of: Vec<Uuid> = match project_members::Entity::find()
-            .select_only()
-            .column(project_members::Column::ProjectId)
-            .filter(project_members::Column::UserId.eq(self.user_id))
-            .filter(project_members::Column::ProjectId.is_in(cursors.keys().copied()))
-            .into_tuple()
-            .all(&db.read)
-            .await
-        {
-            Ok(ids) => ids,
-            Err(_) => return close(socket, 1011, "try again").await,
+        let member_of = feed::member_of_among(&db, self.user_id, cursors.keys().copied()).await;
+        let Ok(member_of) = member_of else {
+            return close(socket, 1011, "try again").await;
         };
         for project_id in member_of {
             let cursor = cursors.get(&project_id).copied().unwrap_or(0);
-            let bounds: Result<Option<(Option<i64>, Option<i64>)>, _> = events::Entity::find()
-                .select_only()
-                .expr(Func::min(Expr::col(events::Column::Seq)))
-                .expr(Func::max(Expr::col(events::Column::Seq)))
-                .filter(events::Column::ProjectId.eq(project_id))
-                .into_tuple()
-                .one(&db.read)
-                .await;
-            let Ok(bounds) = bounds else {
+            let Ok((oldest, newest)) = feed::kept_bounds(&db, project_id).await else {
                 return close(socket, 1011, "try again").await;
             };
-            let (oldest, newest) = bounds.unwrap_or((None, None));
             let resync = match (oldest, newest) {
                 (Some(oldest), Some(newest)) => cursor + 1 < oldest || cursor > newest,
                 _ => cursor > 0,
@@ -243,7 +226,7 @@ impl Session {
     ) -> Flow {
         let from = match from {
             Some(from) => Some(from),
-            None => match latest_join(&self.state, project_id, self.user_id, to).await {
+            None => match feed::latest_join(&self.state.db, project_id, self.user_id, to).await {
                 Ok(from) => from,
                 Err(_) => return close(socket, 1011, "try again").await,
             },

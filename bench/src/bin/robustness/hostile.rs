@@ -87,6 +87,15 @@ async fn raw_exchange(addr: &str, request: &[u8], limit: Duration) -> anyhow::Re
     })
 }
 
+/// A hostile body: name, bytes, expected status, code and offending field.
+type BodyCase = (
+    &'static str,
+    Vec<u8>,
+    u16,
+    &'static str,
+    Option<&'static str>,
+);
+
 /// The body of a raw answer, parsed as JSON (after the head).
 fn raw_json(raw: &Raw) -> Value {
     raw.head
@@ -215,7 +224,7 @@ async fn body_attacks(api: &Api, user: &User, project: &str, f: &Findings) {
         many_fields.push_str(&format!(r#""f{i}":0"#));
     }
     many_fields.push('}');
-    let cases: Vec<(&str, Vec<u8>, u16, &str, Option<&str>)> = vec![
+    let cases: Vec<BodyCase> = vec![
         (
             "1 MiB body (422)",
             just_under,

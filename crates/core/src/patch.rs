@@ -1,0 +1,12 @@
+//! The three states of a field in a partial update.
+
+/// A field of a PATCH body that may also be cleared with `null`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Patch<T> {
+    /// Absent: leave as it is.
+    #[default]
+    Unchanged,
+    /// `null`: clear it.
+    Clear,
+    Set(T),
+}

@@ -1,0 +1,275 @@
+//! Caches. The authenticated-user cache: a request costs no database read for auth.
+//!
+//! Entries live a short time and are dropped at once when the user changes (role, activity,
+//! email…), so a deactivated user's tokens stop working immediately on this instance.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use moka::future::Cache;
+
+use crate::bus::Event;
+use crate::models::project_members::ProjectRole;
+use crate::services::event::Access;
+use redis::aio::ConnectionManager;
+use uuid::Uuid;
+
+use crate::models::users;
+
+#[derive(Clone)]
+pub struct UserCache {
+    users: moka::sync::Cache<Uuid, Arc<users::Model>>,
+}
+
+impl UserCache {
+    pub fn new() -> Self {
+        Self {
+            users: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_secs(30))
+                .build(),
+        }
+    }
+
+    pub fn get(&self, id: Uuid) -> Option<Arc<users::Model>> {
+        self.users.get(&id)
+    }
+
+    pub fn put(&self, user: Arc<users::Model>) {
+        self.users.insert(user.id, user);
+    }
+
+    pub fn invalidate(&self, id: Uuid) {
+        self.users.invalidate(&id);
+    }
+}
+
+impl Default for UserCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Computed reports (JSON text) by key. Keys carry the project's `event_seq`, so an entry
+/// can never be stale — only unused, and then it ages out. In process memory (bounded by
+/// bytes), and in Redis too when configured, so instances share what one computed.
+#[derive(Clone)]
+pub struct ReportCache {
+    local: Cache<String, Arc<str>>,
+    /// The latest board of each project with the seq it was read at. One entry per project:
+    /// a newer board replaces the older one, which could never be read again (keys carrying
+    /// the seq would pile up superseded boards by the hundreds per minute on a busy project,
+    /// in process memory and in Redis alike).
+    boards: Cache<Uuid, (i64, Arc<str>)>,
+    redis: Option<(ConnectionManager, String)>,
+}
+
+/// Bytes of reports kept in memory at most.
+const REPORT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+const REPORT_TTL: Duration = Duration::from_secs(3600);
+/// Bytes of boards kept in memory at most.
+const BOARD_CACHE_BYTES: u64 = 32 * 1024 * 1024;
+
+impl ReportCache {
+    pub fn new(redis: Option<(ConnectionManager, String)>) -> Self {
+        Self {
+            local: Cache::builder()
+                .weigher(|k: &String, v: &Arc<str>| {
+                    u32::try_from(k.len() + v.len()).unwrap_or(u32::MAX)
+                })
+                .max_capacity(REPORT_CACHE_BYTES)
+                .time_to_idle(REPORT_TTL)
+                .build(),
+            boards: Cache::builder()
+                .weigher(|_: &Uuid, (_, v): &(i64, Arc<str>)| {
+                    u32::try_from(v.len() + 32).unwrap_or(u32::MAX)
+                })
+                .max_capacity(BOARD_CACHE_BYTES)
+                .time_to_idle(REPORT_TTL)
+                .build(),
+            redis,
+        }
+    }
+
+    /// The cached board of `project` as of `seq`, if that is the one cached.
+    pub async fn board(&self, project: Uuid, seq: i64) -> Option<Arc<str>> {
+        if let Some((cached, text)) = self.boards.get(&project).await
+            && cached == seq
+        {
+            return Some(text);
+        }
+        let found = self.shared_get(&format!("board:{project}")).await?;
+        // Stored as "<seq>\n<board JSON>".
+        let (cached, text) = found.split_once('\n')?;
+        if cached.parse::<i64>().ok()? != seq {
+            return None;
+        }
+        let text: Arc<str> = Arc::from(text);
+        self.boards.insert(project, (seq, text.clone())).await;
+        Some(text)
+    }
+
+    /// Caches the board of `project` read at `seq`, replacing an older one (never a newer).
+    pub async fn put_board(&self, project: Uuid, seq: i64, text: Arc<str>) {
+        if self
+            .boards
+            .get(&project)
+            .await
+            .is_some_and(|(cached, _)| cached >= seq)
+        {
+            return;
+        }
+        self.shared_set(&format!("board:{project}"), &format!("{seq}\n{text}"))
+            .await;
+        self.boards.insert(project, (seq, text)).await;
+    }
+
+    pub async fn get(&self, key: &str) -> Option<Arc<str>> {
+        if let Some(hit) = self.local.get(key).await {
+            return Some(hit);
+        }
+        let text: Arc<str> = Arc::from(self.shared_get(&format!("report:{key}")).await?);
+        self.local.insert(key.to_string(), text.clone()).await;
+        Some(text)
+    }
+
+    pub async fn put(&self, key: String, value: String) {
+        let value: Arc<str> = Arc::from(value);
+        self.shared_set(&format!("report:{key}"), &value).await;
+        self.local.insert(key, value).await;
+    }
+
+    /// The value other instances stored under `key` (None without Redis, or on any error:
+    /// the caller computes it again).
+    async fn shared_get(&self, key: &str) -> Option<String> {
+        let (conn, prefix) = self.redis.as_ref()?;
+        let found: redis::RedisResult<Option<String>> = redis::cmd("GET")
+            .arg(format!("{prefix}:{key}"))
+            .query_async(&mut conn.clone())
+            .await;
+        found.ok()?
+    }
+
+    /// Shares `value` with other instances for [`REPORT_TTL`] (best effort: a failure only
+    /// means they compute it themselves).
+    async fn shared_set(&self, key: &str, value: &str) {
+        let Some((conn, prefix)) = &self.redis else {
+            return;
+        };
+        let stored: redis::RedisResult<()> = redis::cmd("SET")
+            .arg(format!("{prefix}:{key}"))
+            .arg(value)
+            .arg("EX")
+            .arg(REPORT_TTL.as_secs())
+            .query_async(&mut conn.clone())
+            .await;
+        if let Err(err) = stored {
+            tracing::debug!(%err, key, "not shared through redis");
+        }
+    }
+}
+
+/// A single task as last read, serialized once.
+#[derive(Debug)]
+pub struct CachedTask {
+    pub project_id: Uuid,
+    pub version: i64,
+    /// The task's JSON body.
+    pub body: bytes::Bytes,
+}
+
+/// Hot-path read caches: single tasks and users' roles in projects, so an authenticated
+/// `GET /tasks/{id}` usually costs no database round trip at all.
+///
+/// Entries are dropped on every committed change that touches them: synchronously by the
+/// instance that commits (so a client reads its own writes), and through the bus on the
+/// other instances. A fill that raced with an invalidation is discarded (generation check
+/// under a lock), and entries live one second at most, which bounds staleness on other
+/// instances even when a bus message is lost.
+pub struct ReadCache {
+    generation: std::sync::atomic::AtomicU64,
+    fill_lock: std::sync::Mutex<()>,
+    tasks: moka::sync::Cache<Uuid, Arc<CachedTask>>,
+    roles: moka::sync::Cache<(Uuid, Uuid), Option<ProjectRole>>,
+}
+
+/// The longest any entry is served without a database read.
+const READ_TTL: Duration = Duration::from_secs(1);
+
+impl ReadCache {
+    pub fn new() -> Self {
+        Self {
+            generation: std::sync::atomic::AtomicU64::new(0),
+            fill_lock: std::sync::Mutex::new(()),
+            tasks: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(READ_TTL)
+                .build(),
+            roles: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(READ_TTL)
+                .build(),
+        }
+    }
+
+    /// The generation to pass to `put_*` after reading the database.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn fill(&self, read_at: u64, insert: impl FnOnce()) {
+        let _guard = self.fill_lock.lock().unwrap_or_else(|p| p.into_inner());
+        if self.generation() == read_at {
+            insert();
+        }
+    }
+
+    pub fn task(&self, id: Uuid) -> Option<Arc<CachedTask>> {
+        self.tasks.get(&id)
+    }
+
+    pub fn put_task(&self, read_at: u64, id: Uuid, task: Arc<CachedTask>) {
+        self.fill(read_at, || self.tasks.insert(id, task));
+    }
+
+    /// `Some(role)` when cached (the inner `None`: not a member).
+    pub fn role(&self, user: Uuid, project: Uuid) -> Option<Option<ProjectRole>> {
+        self.roles.get(&(user, project))
+    }
+
+    pub fn put_role(&self, read_at: u64, user: Uuid, project: Uuid, role: Option<ProjectRole>) {
+        self.fill(read_at, || self.roles.insert((user, project), role));
+    }
+
+    /// Drops what a committed event makes outdated.
+    pub fn apply(&self, event: &Event) {
+        let _guard = self.fill_lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        let data = &event.event.data;
+        if let Some(task) = data.task_id() {
+            self.tasks.invalidate(&task);
+        }
+        match data.access() {
+            Some(Access::Ends) => {
+                self.tasks.invalidate_all();
+                self.roles.invalidate_all();
+            }
+            Some(Access::Joins(user) | Access::Leaves(user)) => {
+                self.roles.invalidate(&(user, event.project_id()));
+            }
+            // A role change.
+            None => {
+                if let Some(user) = data.member_id() {
+                    self.roles.invalidate(&(user, event.project_id()));
+                }
+            }
+        }
+    }
+}
+
+impl Default for ReadCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,165 @@
+//! Moving a task on the board: to the end of a column, or between two neighbours, writing
+//! only the moved task's fractional `position`.
+
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::auth::Principal;
+
+use super::{IfMatch, Task, begin_task_change};
+use crate::models::tasks::{self, TaskStatus};
+use crate::services::changes::Change;
+use crate::services::event::{EventData, TaskMove};
+use crate::services::position;
+use crate::state::Store;
+use flowtrack_core::error::{AppError, AppResult};
+
+/// The last position of a column (excluding one task), for appending.
+pub(super) async fn last_position(
+    db: &impl ConnectionTrait,
+    project_id: Uuid,
+    status: TaskStatus,
+    excluding: Option<Uuid>,
+) -> AppResult<Option<String>> {
+    let mut query = tasks::Entity::find()
+        .select_only()
+        .column(tasks::Column::Position)
+        .filter(tasks::Column::ProjectId.eq(project_id))
+        .filter(tasks::Column::Status.eq(status))
+        .order_by_desc(tasks::Column::Position)
+        .limit(1);
+    if let Some(id) = excluding {
+        query = query.filter(tasks::Column::Id.ne(id));
+    }
+    Ok(query.into_tuple::<String>().one(db).await?)
+}
+
+pub struct Move {
+    pub status: TaskStatus,
+    pub before_id: Option<Uuid>,
+    pub after_id: Option<Uuid>,
+}
+
+/// A neighbour named in a move: a task of the same project, in the target column, not the
+/// moved task itself.
+async fn neighbour(
+    db: &impl ConnectionTrait,
+    field: &str,
+    id: Uuid,
+    task: &tasks::Model,
+    status: TaskStatus,
+) -> AppResult<tasks::Model> {
+    if id == task.id {
+        return Err(AppError::field(field, "must not be the moved task itself"));
+    }
+    match tasks::Entity::find_by_id(id).one(db).await? {
+        Some(n) if n.project_id == task.project_id && n.status == status => Ok(n),
+        _ => Err(AppError::field(
+            field,
+            "must be a task in the target column of the same project",
+        )),
+    }
+}
+
+/// The nearest position of the column strictly before (`before == true`: the greatest below)
+/// or after `pivot`, ignoring the moved task.
+async fn adjacent_position(
+    db: &impl ConnectionTrait,
+    task: &tasks::Model,
+    status: TaskStatus,
+    pivot: &str,
+    below: bool,
+) -> AppResult<Option<String>> {
+    let mut query = tasks::Entity::find()
+        .select_only()
+        .column(tasks::Column::Position)
+        .filter(tasks::Column::ProjectId.eq(task.project_id))
+        .filter(tasks::Column::Status.eq(status))
+        .filter(tasks::Column::Id.ne(task.id))
+        .limit(1);
+    query = if below {
+        query
+            .filter(tasks::Column::Position.lt(pivot))
+            .order_by_desc(tasks::Column::Position)
+    } else {
+        query
+            .filter(tasks::Column::Position.gt(pivot))
+            .order_by_asc(tasks::Column::Position)
+    };
+    Ok(query.into_tuple::<String>().one(db).await?)
+}
+
+pub async fn move_task(
+    state: &Store,
+    actor: &Principal,
+    id: Uuid,
+    target: Move,
+    if_match: IfMatch,
+) -> AppResult<Task> {
+    let (mut change, current) = begin_task_change(state, actor, id, &if_match).await?;
+    let db = &change.txn;
+    let status = target.status;
+    let before = match target.before_id {
+        Some(b) => Some(neighbour(db, "before_id", b, &current, status).await?),
+        None => None,
+    };
+    let after = match target.after_id {
+        Some(a) => Some(neighbour(db, "after_id", a, &current, status).await?),
+        None => None,
+    };
+    let (lo, hi) = match (&after, &before) {
+        (Some(after), Some(before)) => {
+            let next = adjacent_position(db, &current, status, &after.position, false).await?;
+            if next.as_deref() != Some(before.position.as_str()) {
+                return Err(AppError::field(
+                    "before_id",
+                    "must be the task directly after after_id",
+                ));
+            }
+            (Some(after.position.clone()), Some(before.position.clone()))
+        }
+        (None, Some(before)) => (
+            adjacent_position(db, &current, status, &before.position, true).await?,
+            Some(before.position.clone()),
+        ),
+        (Some(after), None) => (
+            Some(after.position.clone()),
+            adjacent_position(db, &current, status, &after.position, false).await?,
+        ),
+        (None, None) => (
+            last_position(db, current.project_id, status, Some(current.id)).await?,
+            None,
+        ),
+    };
+    let new_position = position::between(lo.as_deref(), hi.as_deref());
+    let from = current.status;
+    let completed_at = match (from == TaskStatus::Done, status == TaskStatus::Done) {
+        (false, true) => Some(change.now),
+        (true, true) => current.completed_at,
+        _ => None,
+    };
+    let mut row: tasks::ActiveModel = current.clone().into();
+    row.status = Set(status);
+    row.position = Set(new_position);
+    row.completed_at = Set(completed_at);
+    row.version = Set(current.version + 1);
+    row.updated_at = Set(change.now);
+    let moved = row.update(&change.txn).await?;
+    let task = Task::from(&moved);
+    change
+        .record(Change {
+            details: json!({"from": from, "to": status}),
+            data: EventData::TaskMoved(TaskMove {
+                task: task.clone(),
+                from,
+                to: status,
+            }),
+        })
+        .await?;
+    change.commit(state).await?;
+    Ok(task)
+}

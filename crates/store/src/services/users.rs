@@ -1,0 +1,362 @@
+//! Accounts: self-service, admin management, visibility, the last-admin guard.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::Principal;
+use crate::auth::policy::{self, UserVisibility};
+use crate::bus::BusMessage;
+use crate::models::users::{self, Role};
+use crate::models::{project_members, refresh_tokens};
+use crate::state::Store;
+use flowtrack_core::error::{AppError, AppResult, is_unique_violation};
+use flowtrack_core::pagination::{Page, PageRequest};
+
+/// A user as the API shows it (never the password hash).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(example = json!({
+    "id": "01936f0e-1c2a-7cc0-9d4e-3f5a6b7c8d9e", "email": "ada@example.com",
+    "full_name": "Ada Lovelace", "role": "member", "is_active": true,
+    "created_at": "2026-11-26T10:00:00.123Z", "updated_at": "2026-11-26T10:00:00.123Z"
+}))]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub full_name: String,
+    pub role: Role,
+    pub is_active: bool,
+    #[serde(serialize_with = "flowtrack_core::time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "flowtrack_core::time::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&users::Model> for User {
+    fn from(m: &users::Model) -> Self {
+        Self {
+            id: m.id,
+            email: m.email.clone(),
+            full_name: m.full_name.clone(),
+            role: m.role,
+            is_active: m.is_active,
+            created_at: m.created_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+pub struct NewUser {
+    pub email: String,
+    pub password: String,
+    pub full_name: String,
+    pub role: Role,
+}
+
+#[derive(Default)]
+pub struct UserChanges {
+    pub full_name: Option<String>,
+    pub email: Option<String>,
+    pub role: Option<Role>,
+    pub is_active: Option<bool>,
+}
+
+pub struct UserFilter {
+    pub q: Option<String>,
+    pub role: Option<Role>,
+    pub is_active: Option<bool>,
+}
+
+const EMAIL_TAKEN: &str = "An account with this email already exists.";
+
+fn map_email_conflict(err: sea_orm::DbErr) -> AppError {
+    if is_unique_violation(&err) {
+        AppError::Conflict(EMAIL_TAKEN.into())
+    } else {
+        err.into()
+    }
+}
+
+/// Creates an account (the password is hashed before any database work).
+pub async fn create(state: &Store, new: NewUser) -> AppResult<users::Model> {
+    let password_hash = state.passwords.hash(&new.password).await?;
+    let now = state.clock.now();
+    let row = users::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        email: Set(new.email),
+        full_name: Set(new.full_name),
+        password_hash: Set(password_hash),
+        role: Set(new.role),
+        is_active: Set(true),
+        created_at: Set(now),
+        updated_at: Set(now),
+    };
+    row.insert(&state.db.write)
+        .await
+        .map_err(map_email_conflict)
+}
+
+/// Makes sure an active admin with this email exists (created if missing; an existing
+/// account is promoted and reactivated, its password left unchanged).
+pub async fn ensure_admin(state: &Store, email: &str, password: &str) -> AppResult<()> {
+    let existing = users::Entity::find()
+        .filter(users::Column::Email.eq(email))
+        .one(&state.db.write)
+        .await?;
+    match existing {
+        None => {
+            let created = create(
+                state,
+                NewUser {
+                    email: email.to_string(),
+                    password: password.to_string(),
+                    full_name: "Administrator".into(),
+                    role: Role::Admin,
+                },
+            )
+            .await;
+            match created {
+                Ok(_) => {
+                    tracing::info!(%email, "bootstrap admin created");
+                    Ok(())
+                }
+                // Another instance created it at the same moment.
+                Err(AppError::Conflict(_)) => Ok(()),
+                Err(e) => Err(e),
+            }
+        }
+        Some(user) if user.role == Role::Admin && user.is_active => Ok(()),
+        Some(user) => {
+            let id = user.id;
+            let mut row: users::ActiveModel = user.into();
+            row.role = Set(Role::Admin);
+            row.is_active = Set(true);
+            row.updated_at = Set(state.clock.now());
+            row.update(&state.db.write).await?;
+            state.user_cache.invalidate(id);
+            tracing::info!(%email, "bootstrap admin promoted");
+            Ok(())
+        }
+    }
+}
+
+pub async fn find_by_email(state: &Store, email: &str) -> AppResult<Option<users::Model>> {
+    Ok(users::Entity::find()
+        .filter(users::Column::Email.eq(email))
+        .one(&state.db.read)
+        .await?)
+}
+
+/// Revokes every refresh token of a user (password change, deactivation).
+pub async fn revoke_all_refresh_tokens(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    refresh_tokens::Entity::update_many()
+        .col_expr(refresh_tokens::Column::RevokedAt, Expr::value(now))
+        .filter(refresh_tokens::Column::UserId.eq(user_id))
+        .filter(refresh_tokens::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Applies changes to an account in one transaction, refusing (409) to demote or deactivate
+/// the last active admin. Deactivation also revokes the account's refresh tokens.
+pub async fn apply_changes(
+    state: &Store,
+    id: Uuid,
+    changes: UserChanges,
+) -> AppResult<users::Model> {
+    let now = state.clock.now();
+    let txn = state.db.write.begin().await?;
+    // A change that may remove an admin first locks every active admin row, in id order, and
+    // only then the target row: two concurrent demotions can neither both pass nor deadlock
+    // (two admins demoting each other at once on PostgreSQL; SQLite runs one writer at a
+    // time anyway).
+    let active_admins = if changes.role.is_some() || changes.is_active.is_some() {
+        users::Entity::find()
+            .filter(users::Column::Role.eq(Role::Admin))
+            .filter(users::Column::IsActive.eq(true))
+            .order_by_asc(users::Column::Id)
+            .lock_exclusive()
+            .all(&txn)
+            .await?
+    } else {
+        Vec::new()
+    };
+    let current = users::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+
+    let new_role = changes.role.unwrap_or(current.role);
+    let new_active = changes.is_active.unwrap_or(current.is_active);
+    if policy::removes_an_admin(current.role, current.is_active, new_role, new_active)
+        && active_admins.iter().all(|a| a.id == id)
+    {
+        return Err(AppError::Conflict(
+            "The last active administrator cannot be demoted or deactivated.".into(),
+        ));
+    }
+
+    let deactivating = current.is_active && !new_active;
+    let mut row: users::ActiveModel = current.into();
+    if let Some(full_name) = changes.full_name {
+        row.full_name = Set(full_name);
+    }
+    if let Some(email) = changes.email {
+        row.email = Set(email);
+    }
+    row.role = Set(new_role);
+    row.is_active = Set(new_active);
+    row.updated_at = Set(now);
+    let updated = row.update(&txn).await.map_err(map_email_conflict)?;
+    if deactivating {
+        revoke_all_refresh_tokens(&txn, id, now).await?;
+    }
+    txn.commit().await?;
+    state.user_cache.invalidate(id);
+    state.bus.publish(BusMessage::UserChanged {
+        user_id: id,
+        active: updated.is_active,
+    });
+    Ok(updated)
+}
+
+/// Changes one's own password after checking the current one; signs out every session.
+pub async fn change_password(
+    state: &Store,
+    principal: &Principal,
+    current_password: &str,
+    new_password: &str,
+) -> AppResult<()> {
+    let ok = state
+        .passwords
+        .verify(current_password, Some(&principal.user.password_hash))
+        .await?;
+    if !ok {
+        return Err(AppError::field(
+            "current_password",
+            "does not match the current password",
+        ));
+    }
+    let hash = state.passwords.hash(new_password).await?;
+    let now = state.clock.now();
+    let txn = state.db.write.begin().await?;
+    users::Entity::update_many()
+        .col_expr(users::Column::PasswordHash, Expr::value(hash))
+        .col_expr(users::Column::UpdatedAt, Expr::value(now))
+        .filter(users::Column::Id.eq(principal.id()))
+        .exec(&txn)
+        .await?;
+    revoke_all_refresh_tokens(&txn, principal.id(), now).await?;
+    txn.commit().await?;
+    state.user_cache.invalidate(principal.id());
+    Ok(())
+}
+
+/// True when the two users are members of at least one common project.
+async fn share_a_project(state: &Store, a: Uuid, b: Uuid) -> AppResult<bool> {
+    let projects_of_a = Query::select()
+        .column(project_members::Column::ProjectId)
+        .from(project_members::Entity)
+        .and_where(Expr::col(project_members::Column::UserId).eq(a))
+        .to_owned();
+    let count = project_members::Entity::find()
+        .filter(project_members::Column::UserId.eq(b))
+        .filter(project_members::Column::ProjectId.in_subquery(projects_of_a))
+        .count(&state.db.read)
+        .await?;
+    Ok(count > 0)
+}
+
+/// `GET /users/{id}`: visible to admins, oneself, and people sharing a project; else 404.
+pub async fn get_visible(state: &Store, principal: &Principal, id: Uuid) -> AppResult<User> {
+    let target = users::Entity::find_by_id(id)
+        .one(&state.db.read)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let shares_a_project = if principal.is_admin() || principal.id() == id {
+        false
+    } else {
+        share_a_project(state, principal.id(), id).await?
+    };
+    let visibility = UserVisibility {
+        caller_id: principal.id(),
+        caller_role: principal.user.role,
+        target_id: id,
+        shares_a_project,
+    };
+    if policy::can_see_user(&visibility) {
+        Ok(User::from(&target))
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+pub async fn get(state: &Store, id: Uuid) -> AppResult<users::Model> {
+    users::Entity::find_by_id(id)
+        .one(&state.db.read)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// Escapes `%`, `_` and `\` so user text matches literally inside a LIKE pattern.
+pub fn like_pattern(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len() + 2);
+    escaped.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped.push('%');
+    escaped
+}
+
+/// `GET /users` (admin): filtered, ordered by id (creation order), cursor-paginated.
+pub async fn list(state: &Store, filter: UserFilter, page: PageRequest) -> AppResult<Page<User>> {
+    let mut query = users::Entity::find().order_by_asc(users::Column::Id);
+    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let pattern = like_pattern(q);
+        let like = |col: users::Column| {
+            Expr::expr(Func::lower(Expr::col(col)))
+                .like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\'))
+        };
+        query = query.filter(
+            Condition::any()
+                .add(like(users::Column::Email))
+                .add(like(users::Column::FullName)),
+        );
+    }
+    if let Some(role) = filter.role {
+        query = query.filter(users::Column::Role.eq(role));
+    }
+    if let Some(active) = filter.is_active {
+        query = query.filter(users::Column::IsActive.eq(active));
+    }
+    if let Some(after) = &page.after {
+        let after = Uuid::parse_str(after)
+            .map_err(|_| AppError::BadRequest("The cursor is not valid.".into()))?;
+        query = query.filter(users::Column::Id.gt(after));
+    }
+    let rows = query.limit(page.limit + 1).all(&state.db.read).await?;
+    Ok(page.finish(rows, |u| u.id.to_string(), |u| User::from(&u)))
+}
+
+/// The caller's own account, fresh from the cache.
+pub fn me(principal: &Principal) -> User {
+    User::from(principal.user.as_ref())
+}

@@ -1,0 +1,115 @@
+//! Everything a service needs (database, caches, bus, security, clock), built once at start.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use redis::aio::ConnectionManager;
+use tokio_util::sync::CancellationToken;
+
+use crate::bus::Bus;
+use crate::cache::{ReadCache, ReportCache, UserCache};
+use crate::db::Db;
+use crate::models::settings;
+use crate::services;
+use flowtrack_core::clock::Clock;
+use flowtrack_core::config::Config;
+use flowtrack_core::limits::Counters;
+use flowtrack_core::security::{self, JwtKeys, Passwords};
+
+#[derive(Clone)]
+pub struct Store(Arc<Inner>);
+
+pub struct Inner {
+    pub config: Config,
+    pub db: Db,
+    pub jwt: JwtKeys,
+    pub passwords: Passwords,
+    pub user_cache: UserCache,
+    pub report_cache: ReportCache,
+    pub read_cache: ReadCache,
+    pub counters: Counters,
+    pub redis: Option<ConnectionManager>,
+    pub clock: Clock,
+    pub bus: Bus,
+    /// Cancelled when the server starts shutting down (long-lived tasks and sockets stop).
+    pub shutdown: CancellationToken,
+}
+
+impl Deref for Store {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl Store {
+    /// Connects to the database (applying migrations) and Redis, resolves the signing secret
+    /// and bootstraps the configured admin.
+    pub async fn init(config: Config, clock: Clock) -> anyhow::Result<Self> {
+        let db = Db::connect(&config.database_url)
+            .await
+            .context("connecting to the database (DATABASE_URL)")?;
+        db.migrate().await.context("applying migrations")?;
+
+        let secret = match &config.jwt_secret {
+            Some(secret) => secret.clone(),
+            None => settings::get_or_insert(
+                &db.write,
+                settings::JWT_SECRET_KEY,
+                security::generate_secret,
+            )
+            .await
+            .context("loading the generated JWT secret")?,
+        };
+
+        let redis = match &config.redis_url {
+            Some(url) => Some(flowtrack_core::redis::connect(url).context("REDIS_URL")?),
+            None => None,
+        };
+        let counters = match &redis {
+            Some(conn) => Counters::redis(conn.clone(), &config.redis_prefix, clock.clone()),
+            None => Counters::local(clock.clone()),
+        };
+        let shutdown = CancellationToken::new();
+        let bus = match (&config.redis_url, &redis) {
+            (Some(url), Some(conn)) => {
+                Bus::redis(url, conn.clone(), &config.redis_prefix, shutdown.clone())
+                    .context("REDIS_URL")?
+            }
+            _ => Bus::in_process(),
+        };
+        // Password hashing may use all cores but one: a login storm must leave a core for
+        // everything else (on 2 cores: one hash at a time, the other logins queue).
+        let hashing_threads = std::thread::available_parallelism()
+            .map(|n| n.get().saturating_sub(1).max(1))
+            .unwrap_or(1);
+
+        let state = Store(Arc::new(Inner {
+            jwt: JwtKeys::new(&secret),
+            passwords: Passwords::new(hashing_threads).map_err(|e| anyhow::anyhow!("{e}"))?,
+            user_cache: UserCache::new(),
+            read_cache: ReadCache::new(),
+            report_cache: ReportCache::new(
+                redis
+                    .clone()
+                    .map(|conn| (conn, config.redis_prefix.clone())),
+            ),
+            counters,
+            redis,
+            clock,
+            bus,
+            db,
+            config,
+            shutdown,
+        }));
+        crate::maintenance::start(&state);
+
+        if let Some(admin) = &state.config.admin {
+            services::users::ensure_admin(&state, &admin.email, &admin.password)
+                .await
+                .map_err(|e| anyhow::anyhow!("bootstrapping FLOWTRACK_ADMIN_EMAIL: {e}"))?;
+        }
+        Ok(state)
+    }
+}

@@ -1,0 +1,118 @@
+//! Logs (tracing: pretty by default, JSON with `FLOWTRACK_LOG_FORMAT=json`) and metrics
+//! (Prometheus text at `/metrics`).
+
+use std::collections::HashMap;
+use std::sync::{OnceLock, RwLock};
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::Response;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing_subscriber::EnvFilter;
+
+use flowtrack_core::config::LogFormat;
+
+/// Default filter: our own info logs; sqlx/SeaORM would log every statement at info.
+const DEFAULT_FILTER: &str = "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn";
+
+pub fn init_tracing(format: LogFormat) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Pretty => builder.try_init(),
+    };
+}
+
+static METRICS: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The process-wide Prometheus recorder (installed on first use, so several app instances
+/// in one test process share it).
+fn metrics_handle() -> &'static PrometheusHandle {
+    METRICS.get_or_init(|| {
+        let buckets = [
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+        ];
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Full("http_request_duration_seconds".into()),
+                &buckets,
+            )
+            .map(|b| b.build_recorder())
+            .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was already installed");
+        }
+        handle
+    })
+}
+
+/// Installs the recorder early so metrics recorded before the first scrape are kept.
+pub fn init_metrics() {
+    metrics_handle();
+}
+
+pub fn render_metrics() -> String {
+    metrics_handle().render()
+}
+
+/// Counts requests by method, route template and status, and records their latency.
+pub async fn track_metrics(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let route = req.extensions().get::<MatchedPath>().cloned();
+    let response = next.run(req).await;
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let (requests, duration) = route_metrics(route, &method, response.status().as_u16());
+    requests.increment(1);
+    duration.record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// The counter and histogram of one (method, route, status).
+type RouteMetrics = (metrics::Counter, metrics::Histogram);
+/// Per route template: the handles of each (method, status) seen so far.
+type RouteTable = HashMap<Box<str>, Vec<(Method, u16, RouteMetrics)>>;
+
+/// Registered handles by route, then (method, status): looking a handle up in the
+/// recorder builds its labels and key on every call (allocations, hashing, a sharded
+/// lock), which was a visible share of a cached read's CPU time.
+static ROUTE_METRICS: OnceLock<RwLock<RouteTable>> = OnceLock::new();
+
+fn route_metrics(route: &str, method: &Method, status: u16) -> RouteMetrics {
+    let table = ROUTE_METRICS.get_or_init(Default::default);
+    let find = |entries: &Vec<(Method, u16, RouteMetrics)>| {
+        entries
+            .iter()
+            .find(|(m, s, _)| m == method && *s == status)
+            .map(|(_, _, handles)| handles.clone())
+    };
+    if let Some(handles) = table
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(route)
+        .and_then(find)
+    {
+        return handles;
+    }
+    let mut table = table.write().unwrap_or_else(|p| p.into_inner());
+    let entries = table.entry(route.into()).or_default();
+    if let Some(handles) = find(entries) {
+        return handles;
+    }
+    let labels = [
+        ("method", method.to_string()),
+        ("route", route.to_string()),
+        ("status", status.to_string()),
+    ];
+    let handles = (
+        metrics::counter!("http_requests_total", &labels),
+        metrics::histogram!("http_request_duration_seconds", &labels),
+    );
+    entries.push((method.clone(), status, handles.clone()));
+    handles
+}
