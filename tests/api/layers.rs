@@ -14,10 +14,11 @@ fn dependencies(manifest: &str) -> BTreeSet<String> {
     for line in text.lines().map(str::trim) {
         if line.starts_with('[') {
             inside = line == "[dependencies]";
-        } else if inside && !line.is_empty() && !line.starts_with('#') {
-            if let Some((name, _)) = line.split_once('=') {
-                names.insert(name.trim().to_string());
-            }
+        } else if inside
+            && !line.starts_with('#')
+            && let Some((name, _)) = line.split_once('=')
+        {
+            names.insert(name.trim().to_string());
         }
     }
     assert!(!names.is_empty(), "{manifest} lists no dependencies");

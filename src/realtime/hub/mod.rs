@@ -94,8 +94,6 @@ enum Command {
     Access(Vec<AccessRow>),
 }
 
-/// An access event as the log holds it: (project, seq, type, subject).
-/// An access event as the log holds it: (project, seq, type, subject, committed at).
 #[derive(Clone)]
 pub struct Hub {
     commands: mpsc::UnboundedSender<Command>,

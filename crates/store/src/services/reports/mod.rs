@@ -12,8 +12,10 @@
 //! - [`summary`]: counts, cycle time, weekly completions;
 //! - [`flow`]: each day's status counts (cumulative flow, burndown);
 //! - [`workload`]: my assigned tasks, and the admin overview;
+//! - [`export`]: each report as a CSV table or an SVG chart;
 //! - here: date ranges and the report cache.
 
+pub mod export;
 mod flow;
 mod summary;
 mod workload;
