@@ -47,7 +47,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::ops::router())
         .merge(crate::realtime::ws::router())
         .split_for_parts();
-    routes::docs::complete(&mut openapi);
+    routes::docs::add_common_answers(&mut openapi);
     (router, openapi)
 }
 

@@ -60,7 +60,8 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// Completes the generated document (called once all routes are merged):
+/// Adds what every operation shares to the generated document (called once all routes are
+/// merged):
 /// * an optional request body is absent or an object, never `null`;
 /// * the error answers every operation can give besides the ones its handler names are
 ///   listed (each added only where the route has no entry for that status yet, so a
@@ -75,23 +76,8 @@ impl Modify for SecuritySchemes {
 ///     before any routing, without a body, and the connection is closed);
 ///   * 503 `unavailable`: the database (or Redis) is down (every operation but `/health`
 ///     and `/metrics`, which never touch them).
-pub fn complete(openapi: &mut utoipa::openapi::OpenApi) {
-    use utoipa::openapi::path::ParameterIn;
-
-    let timeout = format!(
-        "The request (body upload included) took longer than {} s",
-        crate::app::REQUEST_TIMEOUT.as_secs()
-    );
-
-    let head_too_large = utoipa::openapi::ResponseBuilder::new()
-        .description(format!(
-            "The request head has more than {} headers or {} KiB (no body; the connection is \
-             closed)",
-            crate::http::server::MAX_HEADERS,
-            crate::http::server::MAX_HEAD_BYTES / 1024
-        ))
-        .build();
-
+pub fn add_common_answers(openapi: &mut utoipa::openapi::OpenApi) {
+    let answers = CommonAnswers::new();
     for (path, item) in openapi.paths.paths.iter_mut() {
         let operations = [
             item.get.as_mut(),
@@ -102,60 +88,85 @@ pub fn complete(openapi: &mut utoipa::openapi::OpenApi) {
         ];
         for operation in operations.into_iter().flatten() {
             optional_body_is_never_null(operation);
-            let params = operation.parameters.as_deref().unwrap_or_default();
-            let has_query = params.iter().any(|p| match p {
-                RefOr::T(p) => p.parameter_in == ParameterIn::Query,
-                RefOr::Ref(_) => false,
-            });
-            let has_cursor = params.iter().any(|p| match p {
-                RefOr::T(p) => p.name == "cursor",
-                RefOr::Ref(_) => false,
-            });
-            let has_body = operation.request_body.is_some();
-            let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
-            operation
-                .responses
-                .responses
-                .entry("431".to_string())
-                .or_insert_with(|| RefOr::T(head_too_large.clone()));
-            let mut add = |status: &str, description: &str| {
-                operation
-                    .responses
-                    .responses
-                    .entry(status.to_string())
-                    .or_insert_with(|| problem(description));
-            };
-            if has_body || has_query {
-                add(
-                    "400",
-                    if has_cursor {
-                        "Malformed JSON or query string, or a `cursor` the server did not issue"
-                    } else {
-                        "Malformed JSON or query string"
-                    },
-                );
-                add(
-                    "422",
-                    "Invalid input; `errors` names every offending field or parameter",
-                );
-            }
-            if secured {
-                add("401", "Missing, invalid or expired access token");
-            }
-            if path.contains('{') {
-                add(
-                    "404",
-                    "Nothing with this id that the caller may see (an id that is not a UUID too)",
-                );
-            }
-            if has_body {
-                add("413", "The body is larger than 1 MiB");
-                add("415", "The body is not of a documented content type");
-            }
-            add("408", &timeout);
-            if path != "/health" && path != "/metrics" {
-                add("503", "The database (or Redis) is unavailable");
-            }
+            answers.add_to(path, operation);
+        }
+    }
+}
+
+/// The answers shared by many operations, built once.
+struct CommonAnswers {
+    timeout: String,
+    head_too_large: utoipa::openapi::Response,
+}
+
+impl CommonAnswers {
+    fn new() -> Self {
+        Self {
+            timeout: format!(
+                "The request (body upload included) took longer than {} s",
+                crate::app::REQUEST_TIMEOUT.as_secs()
+            ),
+            head_too_large: utoipa::openapi::ResponseBuilder::new()
+                .description(format!(
+                    "The request head has more than {} headers or {} KiB (no body; the \
+                     connection is closed)",
+                    crate::http::server::MAX_HEADERS,
+                    crate::http::server::MAX_HEAD_BYTES / 1024
+                ))
+                .build(),
+        }
+    }
+
+    /// Adds to one operation every common answer it can give and does not list yet.
+    fn add_to(&self, path: &str, operation: &mut utoipa::openapi::path::Operation) {
+        use utoipa::openapi::path::ParameterIn;
+        let params = operation.parameters.as_deref().unwrap_or_default();
+        let in_query = |p: &RefOr<utoipa::openapi::path::Parameter>| matches!(p, RefOr::T(p) if p.parameter_in == ParameterIn::Query);
+        let has_query = params.iter().any(in_query);
+        let has_cursor = params
+            .iter()
+            .any(|p| matches!(p, RefOr::T(p) if p.name == "cursor"));
+        let has_body = operation.request_body.is_some();
+        let secured = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+        let responses = &mut operation.responses.responses;
+        responses
+            .entry("431".to_string())
+            .or_insert_with(|| RefOr::T(self.head_too_large.clone()));
+        let mut add = |status: &str, description: &str| {
+            responses
+                .entry(status.to_string())
+                .or_insert_with(|| problem(description));
+        };
+        if has_body || has_query {
+            add(
+                "400",
+                if has_cursor {
+                    "Malformed JSON or query string, or a `cursor` the server did not issue"
+                } else {
+                    "Malformed JSON or query string"
+                },
+            );
+            add(
+                "422",
+                "Invalid input; `errors` names every offending field or parameter",
+            );
+        }
+        if secured {
+            add("401", "Missing, invalid or expired access token");
+        }
+        if path.contains('{') {
+            add(
+                "404",
+                "Nothing with this id that the caller may see (an id that is not a UUID too)",
+            );
+        }
+        if has_body {
+            add("413", "The body is larger than 1 MiB");
+            add("415", "The body is not of a documented content type");
+        }
+        add("408", &self.timeout);
+        if path != "/health" && path != "/metrics" {
+            add("503", "The database (or Redis) is unavailable");
         }
     }
 }
