@@ -13,9 +13,9 @@ use crate::realtime::hub::Hub;
 /// The state of the HTTP layer. It dereferences to the [`Store`], so `&state` is what the
 /// services take.
 #[derive(Clone)]
-pub struct AppState(Arc<Inner>);
+pub struct AppState(Arc<Parts>);
 
-struct Inner {
+struct Parts {
     store: Store,
     hub: Hub,
 }
@@ -37,7 +37,7 @@ impl AppState {
             store.bus.subscribe(),
             store.shutdown.clone(),
         );
-        Ok(Self(Arc::new(Inner { store, hub })))
+        Ok(Self(Arc::new(Parts { store, hub })))
     }
 
     /// The connection manager of this instance's WebSockets.

@@ -18,9 +18,9 @@ use flowtrack_core::limits::Counters;
 use flowtrack_core::security::{self, JwtKeys, Passwords};
 
 #[derive(Clone)]
-pub struct Store(Arc<Inner>);
+pub struct Store(Arc<Resources>);
 
-pub struct Inner {
+pub struct Resources {
     pub config: Config,
     pub db: Db,
     pub jwt: JwtKeys,
@@ -37,8 +37,8 @@ pub struct Inner {
 }
 
 impl Deref for Store {
-    type Target = Inner;
-    fn deref(&self) -> &Inner {
+    type Target = Resources;
+    fn deref(&self) -> &Resources {
         &self.0
     }
 }
@@ -85,7 +85,7 @@ impl Store {
             .map(|n| n.get().saturating_sub(1).max(1))
             .unwrap_or(1);
 
-        let state = Store(Arc::new(Inner {
+        let state = Store(Arc::new(Resources {
             jwt: JwtKeys::new(&secret),
             passwords: Passwords::new(hashing_threads).map_err(|e| anyhow::anyhow!("{e}"))?,
             user_cache: UserCache::new(),

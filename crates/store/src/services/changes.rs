@@ -3,7 +3,7 @@
 //! 1. begin a transaction on the write connection and lock the project row
 //!    (`SELECT … FOR UPDATE` on PostgreSQL; SQLite runs one writer at a time),
 //! 2. check the caller's permission,
-//! 3. apply the change and [`ProjectChange::record`] it: the activity row, `event_seq + 1`
+//! 3. apply the change and [`ProjectTransaction::record`] it: the activity row, `event_seq + 1`
 //!    on the project and the `events` row with that seq — all in the same transaction,
 //! 4. commit, then publish the events on the bus.
 //!
@@ -33,14 +33,17 @@ use crate::state::Store;
 use flowtrack_core::error::{AppError, AppResult};
 use flowtrack_core::validate::ApiEnum;
 
-/// One recorded change: its event's data and its activity entry's `details`.
-pub struct Change {
+/// What one change writes to the project's log: its event's data and its activity
+/// entry's `details`.
+pub struct ChangeRecord {
     pub data: EventData,
     /// The activity entry's `details`.
     pub details: Value,
 }
 
-pub struct ProjectChange {
+/// A unit of work on one project: its transaction with the project row locked, the caller's
+/// role, and the events to publish once it commits.
+pub struct ProjectTransaction {
     pub txn: DatabaseTransaction,
     /// The project as locked at the start of the transaction.
     pub project: projects::Model,
@@ -63,7 +66,7 @@ pub async fn membership(
         .map(|m| m.role))
 }
 
-impl ProjectChange {
+impl ProjectTransaction {
     /// Starts a change of an existing project, locking it. A project the caller is not a
     /// member of answers 404 (so does a missing one).
     pub async fn begin(
@@ -119,7 +122,7 @@ impl ProjectChange {
     }
 
     /// Writes the activity entry and the next event of the project. Returns its seq.
-    pub async fn record(&mut self, change: Change) -> AppResult<i64> {
+    pub async fn record(&mut self, change: ChangeRecord) -> AppResult<i64> {
         let seq = self.project.event_seq + 1;
         self.project.event_seq = seq;
         let project_id = self.project.id;
@@ -135,7 +138,7 @@ impl ProjectChange {
             EventData::TaskMoved(d) => (Some(d.from), Some(d.to)),
             _ => (None, None),
         };
-        let entry = Recorded {
+        let entry = LogRows {
             activity_id: Uuid::now_v7(),
             actor_id: self.actor.id(),
             project_id,
@@ -210,7 +213,7 @@ impl ProjectChange {
 
 /// The three rows of one recorded change: its activity entry, the project's new
 /// `event_seq` and its event.
-struct Recorded<'a> {
+struct LogRows<'a> {
     activity_id: Uuid,
     actor_id: Uuid,
     project_id: Uuid,
@@ -238,7 +241,7 @@ const RECORD_SQL: &str = "WITH activity AS (\
 INSERT INTO events (project_id, seq, event_type, actor_id, payload, created_at, subject_id) \
 VALUES ($3, $8, $5, $2, $9, $7, $12)";
 
-impl Recorded<'_> {
+impl LogRows<'_> {
     async fn write_in_one_statement(self, txn: &DatabaseTransaction) -> AppResult<()> {
         txn.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::auth::Principal;
 use crate::auth::policy::{self, ProjectAction};
 use crate::models::{comments, tasks};
-use crate::services::changes::{Change, ProjectChange};
+use crate::services::changes::{ChangeRecord, ProjectTransaction};
 use crate::services::event::{CommentData, EventData};
 use crate::services::notifications::NotificationKind;
 use crate::services::projects::visible;
@@ -84,7 +84,8 @@ pub async fn create(
     body: String,
 ) -> AppResult<Comment> {
     let project_id = find_task(state, task_id).await?.project_id;
-    let mut change = ProjectChange::begin(state, actor, project_id, ProjectAction::Comment).await?;
+    let mut change =
+        ProjectTransaction::begin(state, actor, project_id, ProjectAction::Comment).await?;
     // The task may have been deleted meanwhile.
     let task = tasks::Entity::find_by_id(task_id)
         .one(&change.txn)
@@ -118,7 +119,7 @@ pub async fn create(
             .await?;
     }
     change
-        .record(Change {
+        .record(ChangeRecord {
             data: EventData::CommentCreated(CommentData {
                 comment: comment.clone(),
             }),
@@ -134,13 +135,13 @@ async fn begin_comment_change(
     state: &Store,
     actor: &Principal,
     id: Uuid,
-) -> AppResult<(ProjectChange, comments::Model)> {
+) -> AppResult<(ProjectTransaction, comments::Model)> {
     let project_id = comments::Entity::find_by_id(id)
         .one(&state.db.read)
         .await?
         .ok_or(AppError::NotFound)?
         .project_id;
-    let change = ProjectChange::begin(state, actor, project_id, ProjectAction::View).await?;
+    let change = ProjectTransaction::begin(state, actor, project_id, ProjectAction::View).await?;
     let comment = comments::Entity::find_by_id(id)
         .one(&change.txn)
         .await?
@@ -166,7 +167,7 @@ pub async fn update(
     let updated = row.update(&change.txn).await?;
     let comment = Comment::from(&updated);
     change
-        .record(Change {
+        .record(ChangeRecord {
             data: EventData::CommentUpdated(CommentData {
                 comment: comment.clone(),
             }),
@@ -182,7 +183,7 @@ pub async fn delete(state: &Store, actor: &Principal, id: Uuid) -> AppResult<()>
     let comment = Comment::from(&current);
     comments::Entity::delete_by_id(id).exec(&change.txn).await?;
     change
-        .record(Change {
+        .record(ChangeRecord {
             data: EventData::CommentDeleted(CommentData { comment }),
             details: json!({"comment_id": id}),
         })

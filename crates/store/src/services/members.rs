@@ -15,7 +15,7 @@ use crate::auth::Principal;
 use crate::auth::policy::{self, ProjectAction};
 use crate::models::project_members::{self, ProjectRole};
 use crate::models::{projects, users};
-use crate::services::changes::{Change, ProjectChange};
+use crate::services::changes::{ChangeRecord, ProjectTransaction};
 use crate::services::event::{EventData, MemberData};
 use crate::services::notifications::NotificationKind;
 use crate::services::projects::visible;
@@ -109,7 +109,7 @@ async fn find_member(
 }
 
 /// Keeps `projects.owner_id` pointing at an owner when the one it names stops being one.
-async fn reassign_owner_id(change: &mut ProjectChange, leaving: Uuid) -> AppResult<()> {
+async fn reassign_owner_id(change: &mut ProjectTransaction, leaving: Uuid) -> AppResult<()> {
     if change.project.owner_id != leaving {
         return Ok(());
     }
@@ -136,7 +136,8 @@ pub async fn add(
     who: MemberRef,
     role: ProjectRole,
 ) -> AppResult<Member> {
-    let mut change = ProjectChange::begin(state, actor, project_id, ProjectAction::Own).await?;
+    let mut change =
+        ProjectTransaction::begin(state, actor, project_id, ProjectAction::Own).await?;
     let (field, user) = match &who {
         MemberRef::Id(id) => (
             "user_id",
@@ -179,7 +180,7 @@ pub async fn add(
         .notify(user.id, NotificationKind::MemberAdded, None, message)
         .await?;
     change
-        .record(Change {
+        .record(ChangeRecord {
             data: EventData::MemberAdded(MemberData {
                 member: member.clone(),
             }),
@@ -197,7 +198,8 @@ pub async fn update_role(
     user_id: Uuid,
     role: ProjectRole,
 ) -> AppResult<Member> {
-    let mut change = ProjectChange::begin(state, actor, project_id, ProjectAction::Own).await?;
+    let mut change =
+        ProjectTransaction::begin(state, actor, project_id, ProjectAction::Own).await?;
     let (current, user) = find_member(&change.txn, project_id, user_id).await?;
     if current.role == role {
         change.txn.rollback().await?;
@@ -217,7 +219,7 @@ pub async fn update_role(
     }
     let member = Member::new(&user, &updated);
     change
-        .record(Change {
+        .record(ChangeRecord {
             data: EventData::MemberUpdated(MemberData {
                 member: member.clone(),
             }),
@@ -234,7 +236,8 @@ pub async fn remove(
     project_id: Uuid,
     user_id: Uuid,
 ) -> AppResult<()> {
-    let mut change = ProjectChange::begin(state, actor, project_id, ProjectAction::View).await?;
+    let mut change =
+        ProjectTransaction::begin(state, actor, project_id, ProjectAction::View).await?;
     policy::member_removal_access(change.role, user_id == actor.id()).check()?;
     let (current, user) = find_member(&change.txn, project_id, user_id).await?;
     if current.role == ProjectRole::Owner && count_owners(&change.txn, project_id).await? <= 1 {
@@ -250,7 +253,7 @@ pub async fn remove(
         reassign_owner_id(&mut change, user_id).await?;
     }
     change
-        .record(Change {
+        .record(ChangeRecord {
             data: EventData::MemberRemoved(MemberData { member }),
             details: json!({"user_id": user_id, "role": current.role}),
         })

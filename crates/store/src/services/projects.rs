@@ -18,7 +18,7 @@ use crate::auth::policy::{self, ProjectAction};
 use crate::models::project_members::{self, ProjectRole};
 use crate::models::projects::{self, ProjectStatus};
 use crate::models::tasks::{self, TaskStatus};
-use crate::services::changes::{Change, ProjectChange, membership};
+use crate::services::changes::{ChangeRecord, ProjectTransaction, membership};
 use crate::services::event::{EventData, ProjectData, ProjectRef};
 use crate::services::tasks::Task;
 use crate::services::users::like_pattern;
@@ -199,10 +199,10 @@ pub async fn create(state: &Store, actor: &Principal, new: NewProject) -> AppRes
         created_at: Set(now),
         updated_at: Set(now),
     };
-    let mut change = ProjectChange::create_project(state, actor, row).await?;
+    let mut change = ProjectTransaction::create_project(state, actor, row).await?;
     let project = Project::new(&change.project, StatusCounts::default());
     change
-        .record(Change {
+        .record(ChangeRecord {
             data: EventData::ProjectCreated(ProjectData {
                 project: project.clone(),
             }),
@@ -289,7 +289,7 @@ pub async fn update(
     id: Uuid,
     changes: ProjectChanges,
 ) -> AppResult<Project> {
-    let mut change = ProjectChange::begin(state, actor, id, ProjectAction::Edit).await?;
+    let mut change = ProjectTransaction::begin(state, actor, id, ProjectAction::Edit).await?;
     let current = change.project.clone();
     let start = apply_patch(current.start_date, &changes.start_date);
     let due = apply_patch(current.due_date, &changes.due_date);
@@ -328,7 +328,7 @@ pub async fn update(
     change.project.updated_at = updated.updated_at;
     let project = view(&change.txn, &updated).await?;
     change
-        .record(Change {
+        .record(ChangeRecord {
             data: EventData::ProjectUpdated(ProjectData {
                 project: project.clone(),
             }),
@@ -341,10 +341,10 @@ pub async fn update(
 
 /// Deletes the project and everything in it; its `project.deleted` event stays in the log.
 pub async fn delete(state: &Store, actor: &Principal, id: Uuid) -> AppResult<()> {
-    let mut change = ProjectChange::begin(state, actor, id, ProjectAction::Own).await?;
+    let mut change = ProjectTransaction::begin(state, actor, id, ProjectAction::Own).await?;
     let name = change.project.name.clone();
     change
-        .record(Change {
+        .record(ChangeRecord {
             data: EventData::ProjectDeleted(ProjectRef { project_id: id }),
             details: json!({"name": name}),
         })

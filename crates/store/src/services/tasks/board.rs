@@ -12,7 +12,7 @@ use crate::auth::Principal;
 
 use super::{IfMatch, Task, begin_task_change};
 use crate::models::tasks::{self, TaskStatus};
-use crate::services::changes::Change;
+use crate::services::changes::ChangeRecord;
 use crate::services::event::{EventData, TaskMove};
 use crate::services::position;
 use crate::state::Store;
@@ -151,7 +151,7 @@ pub async fn move_task(
     let moved = row.update(&change.txn).await?;
     let task = Task::from(&moved);
     change
-        .record(Change {
+        .record(ChangeRecord {
             details: json!({"from": from, "to": status}),
             data: EventData::TaskMoved(TaskMove {
                 task: task.clone(),

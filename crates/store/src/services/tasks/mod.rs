@@ -1,7 +1,7 @@
 //! Tasks: create, read, list, update, move on the board, delete — with optimistic
 //! concurrency (`version` / `If-Match`) and one event per change.
 //!
-//! - [`write`]: create, update and delete (each one [`ProjectChange`]);
+//! - [`write`]: create, update and delete (each one [`ProjectTransaction`]);
 //! - [`board`]: moves between and within columns (fractional positions);
 //! - [`query`]: `GET /tasks` filters, sorts and keyset pagination;
 //! - here: the task as the API shows it, `If-Match`, and single-task reads.
@@ -27,7 +27,7 @@ use crate::auth::policy::{self, ProjectAction};
 use crate::cache::CachedTask;
 use crate::models::project_members::ProjectRole;
 use crate::models::tasks::{self, Priority, TaskStatus};
-use crate::services::changes::{ProjectChange, membership};
+use crate::services::changes::{ProjectTransaction, membership};
 use crate::state::Store;
 use flowtrack_core::error::{AppError, AppResult};
 
@@ -180,9 +180,9 @@ async fn begin_task_change(
     actor: &Principal,
     id: Uuid,
     if_match: &IfMatch,
-) -> AppResult<(ProjectChange, tasks::Model)> {
+) -> AppResult<(ProjectTransaction, tasks::Model)> {
     let project_id = find(&state.db.read, id).await?.project_id;
-    let change = ProjectChange::begin(state, actor, project_id, ProjectAction::Edit).await?;
+    let change = ProjectTransaction::begin(state, actor, project_id, ProjectAction::Edit).await?;
     // The task may have been deleted or moved to another project meanwhile.
     let task = find(&change.txn, id).await?;
     if task.project_id != project_id {

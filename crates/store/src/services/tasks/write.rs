@@ -14,7 +14,7 @@ use super::{IfMatch, Task, begin_task_change};
 use crate::auth::policy::ProjectAction;
 use crate::models::task_labels;
 use crate::models::tasks::{self, Priority, TaskStatus};
-use crate::services::changes::{Change, ProjectChange, membership};
+use crate::services::changes::{ChangeRecord, ProjectTransaction, membership};
 use crate::services::event::{EventData, TaskData, TaskUpdate};
 use crate::services::notifications::NotificationKind;
 use crate::services::position;
@@ -77,7 +77,7 @@ pub struct NewTask {
 
 pub async fn create(state: &Store, actor: &Principal, new: NewTask) -> AppResult<Task> {
     let mut change =
-        ProjectChange::begin(state, actor, new.project_id, ProjectAction::Edit).await?;
+        ProjectTransaction::begin(state, actor, new.project_id, ProjectAction::Edit).await?;
     if let Some(assignee) = new.assignee_id {
         ensure_assignee_is_member(&change.txn, new.project_id, assignee).await?;
     }
@@ -116,7 +116,7 @@ pub async fn create(state: &Store, actor: &Principal, new: NewTask) -> AppResult
             .await?;
     }
     change
-        .record(Change {
+        .record(ChangeRecord {
             details: json!({"title": task.title, "status": task.status}),
             data: EventData::TaskCreated(TaskData { task: task.clone() }),
         })
@@ -125,7 +125,7 @@ pub async fn create(state: &Store, actor: &Principal, new: NewTask) -> AppResult
     Ok(task)
 }
 
-fn assigned_message(change: &ProjectChange, title: &str) -> String {
+fn assigned_message(change: &ProjectTransaction, title: &str) -> String {
     format!(
         "{} assigned you \u{201c}{}\u{201d} in {}",
         change.actor.user.full_name, title, change.project.name
@@ -209,7 +209,7 @@ pub async fn update(
             .await?;
     }
     change
-        .record(Change {
+        .record(ChangeRecord {
             details: json!({"changes": changed}),
             data: EventData::TaskUpdated(TaskUpdate {
                 task: task.clone(),
@@ -230,7 +230,7 @@ pub async fn delete(
     let (mut change, current) = begin_task_change(state, actor, id, &if_match).await?;
     let task = Task::from(&current);
     change
-        .record(Change {
+        .record(ChangeRecord {
             details: json!({"title": task.title}),
             data: EventData::TaskDeleted(TaskData { task }),
         })
