@@ -7,8 +7,8 @@ use clap::{CommandFactory, Parser, Subcommand};
 use crate::core::clock::Clock;
 use crate::core::config::{self, Config, ConfigError, Settings};
 use crate::core::db::Db;
+use crate::core::fields::{Email, FullName, NewPassword};
 use crate::core::telemetry;
-use crate::core::validate;
 use crate::models::users::Role;
 use crate::services::users::{self, NewUser};
 use crate::state::AppState;
@@ -206,10 +206,12 @@ async fn create_user(
     full_name: String,
     admin: bool,
 ) -> anyhow::Result<()> {
-    let email = validate::normalize_email(&email).map_err(|m| anyhow::anyhow!("--email {m}"))?;
-    validate::check_password(&password).map_err(|m| anyhow::anyhow!("--password {m}"))?;
-    let full_name = validate::full_name(serde_json::Value::String(full_name))
-        .map_err(|m| anyhow::anyhow!("--full-name {m}"))?;
+    // The rules of the API's fields (`POST /users`).
+    let Email(email) = Email::new(&email).map_err(|m| anyhow::anyhow!("--email {m}"))?;
+    let NewPassword(password) =
+        NewPassword::new(password).map_err(|m| anyhow::anyhow!("--password {m}"))?;
+    let FullName(full_name) =
+        FullName::new(&full_name).map_err(|m| anyhow::anyhow!("--full-name {m}"))?;
     let state = AppState::init(config, Clock::system()).await?;
     let user = users::create(
         &state,

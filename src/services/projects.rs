@@ -18,6 +18,7 @@ use crate::auth::policy::{self, ProjectAction};
 use crate::core::error::{AppError, AppResult};
 use crate::core::input::Patch;
 use crate::core::pagination::{Page, PageRequest};
+use crate::core::validate;
 use crate::models::project_members::{self, ProjectRole};
 use crate::models::projects::{self, ProjectStatus};
 use crate::models::tasks::{self, TaskStatus};
@@ -168,12 +169,7 @@ pub async fn visible(
 }
 
 fn check_dates(start: Option<NaiveDate>, due: Option<NaiveDate>) -> AppResult<()> {
-    match (start, due) {
-        (Some(start), Some(due)) if due < start => {
-            Err(AppError::field("due_date", "must not be before start_date"))
-        }
-        _ => Ok(()),
-    }
+    validate::dates_in_order(start, due).map_err(|e| AppError::Validation(vec![e]))
 }
 
 pub struct NewProject {
