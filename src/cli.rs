@@ -4,11 +4,11 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
+use crate::http::fields::{Email, FullName, NewPassword};
 use crate::http::telemetry;
 use crate::state::AppState;
 use flowtrack_core::clock::Clock;
 use flowtrack_core::config::{self, Config, ConfigError, Settings};
-use flowtrack_core::validate;
 use flowtrack_store::db::Db;
 use flowtrack_store::models::users::Role;
 use flowtrack_store::services::users::{self, NewUser};
@@ -206,10 +206,12 @@ async fn create_user(
     full_name: String,
     admin: bool,
 ) -> anyhow::Result<()> {
-    let email = validate::normalize_email(&email).map_err(|m| anyhow::anyhow!("--email {m}"))?;
-    validate::check_password(&password).map_err(|m| anyhow::anyhow!("--password {m}"))?;
-    let full_name = validate::full_name(serde_json::Value::String(full_name))
-        .map_err(|m| anyhow::anyhow!("--full-name {m}"))?;
+    // The rules of the API's fields (`POST /users`).
+    let Email(email) = Email::new(&email).map_err(|m| anyhow::anyhow!("--email {m}"))?;
+    let NewPassword(password) =
+        NewPassword::new(password).map_err(|m| anyhow::anyhow!("--password {m}"))?;
+    let FullName(full_name) =
+        FullName::new(&full_name).map_err(|m| anyhow::anyhow!("--full-name {m}"))?;
     let state = AppState::init(config, Clock::system()).await?;
     let user = users::create(
         &state,

@@ -5,14 +5,17 @@
 #![no_main]
 
 use flowtrack_core::error::AppError;
-use flowtrack::http::input::{FromFields, parse_object};
+use flowtrack::http::fields::{
+    CommentBody, Description, Email, FieldValue, FullName, Labels, Name, NewPassword, Secret,
+};
+use flowtrack::http::input::parse_object;
 use flowtrack_core::validate;
 use flowtrack::routes::{auth, projects, tasks, users};
 use libfuzzer_sys::fuzz_target;
 use serde_json::{Map, Value};
 
-fn read<T: FromFields>(object: &Map<String, Value>) {
-    match T::from_object(object.clone()) {
+fn read<T: TryFrom<Map<String, Value>, Error = AppError>>(object: &Map<String, Value>) {
+    match T::try_from(object.clone()) {
         Ok(_) => {}
         Err(AppError::Validation(errors)) => {
             assert!(!errors.is_empty(), "a 422 must name a field");
@@ -42,27 +45,31 @@ fuzz_target!(|data: &[u8]| {
     read::<users::CreateUserRequest>(&object);
     read::<users::UpdateUserRequest>(&object);
     read::<projects::CreateProjectRequest>(&object);
-    read::<projects::UpdateProject>(&object);
-    read::<projects::AddMember>(&object);
+    read::<projects::UpdateProjectRequest>(&object);
+    read::<projects::AddMemberRequest>(&object);
     read::<projects::UpdateMemberRequest>(&object);
     read::<tasks::CreateTaskRequest>(&object);
-    read::<tasks::UpdateTask>(&object);
+    read::<tasks::UpdateTaskRequest>(&object);
     read::<tasks::MoveRequest>(&object);
     read::<tasks::CommentRequest>(&object);
 
     // Every value of the object through every validator.
     for value in object.values() {
-        let _ = validate::trimmed_string(value.clone(), 1, 200);
-        let _ = validate::email(value.clone());
-        let _ = validate::password(value.clone());
-        let _ = validate::non_empty_string(value.clone());
-        let _ = validate::full_name(value.clone());
-        let _ = validate::text(value.clone(), 10_000);
-        let _ = validate::boolean(value.clone());
+        let _ = Name::parse(value.clone());
+        let _ = FullName::parse(value.clone());
+        let _ = Description::parse(value.clone());
+        let _ = CommentBody::parse(value.clone());
+        let _ = Email::parse(value.clone());
+        let _ = NewPassword::parse(value.clone());
+        let _ = Secret::parse(value.clone());
+        let _ = bool::parse(value.clone());
         let _ = validate::uuid(value.clone());
         let _ = validate::date(value.clone());
-        if let Ok(labels) = validate::labels(value.clone()) {
-            assert!(labels.len() <= 20, "too many labels accepted");
+        if let Ok(Labels(labels)) = Labels::parse(value.clone()) {
+            assert!(
+                labels.len() <= Labels::MAX_ITEMS,
+                "too many labels accepted"
+            );
             for label in &labels {
                 let chars = label.chars().count();
                 assert!((1..=50).contains(&chars), "label {label:?} accepted");

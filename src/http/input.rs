@@ -1,11 +1,8 @@
 //! Request bodies and query strings: read, check and turn into typed values, collecting
 //! *every* offending field for the 422 answer.
 //!
-//! serde stops at the first error and cannot say which fields are unknown *and* which have a
-//! wrong type at once, so bodies are first parsed into a JSON object, then each request type
-//! reads its fields through a [`FieldReader`] that records problems instead of stopping. Any
-//! field left unread is unknown and rejected (so `role` can never be smuggled into a
-//! self-update).
+//! A JSON body is checked here (content type, size, syntax: an object), then read into its
+//! type, declared with `core::body::request_body!`, which reports every offending field.
 
 use std::collections::HashMap;
 
@@ -22,144 +19,6 @@ use flowtrack_core::validate;
 
 /// The largest request body accepted (docs/api.md: over 1 MiB → 413).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-
-/// Reads the fields of one JSON object, recording every problem.
-pub struct FieldReader {
-    fields: Map<String, Value>,
-    errors: Vec<FieldError>,
-}
-
-impl FieldReader {
-    pub fn new(fields: Map<String, Value>) -> Self {
-        Self {
-            fields,
-            errors: Vec::new(),
-        }
-    }
-
-    fn fail(&mut self, name: &str, message: impl Into<String>) {
-        self.errors.push(FieldError::new(name, message));
-    }
-
-    /// Records a problem that involves several fields (e.g. "give one of a or b").
-    pub fn error(&mut self, name: &str, message: &str) {
-        self.fail(name, message);
-    }
-
-    fn parsed<T>(
-        &mut self,
-        name: &str,
-        value: Value,
-        parse: impl FnOnce(Value) -> Result<T, String>,
-    ) -> Option<T> {
-        match parse(value) {
-            Ok(v) => Some(v),
-            Err(message) => {
-                self.fail(name, message);
-                None
-            }
-        }
-    }
-
-    /// A field that must be present and not null.
-    pub fn required<T>(
-        &mut self,
-        name: &str,
-        parse: impl FnOnce(Value) -> Result<T, String>,
-    ) -> Option<T> {
-        match self.fields.remove(name) {
-            None => {
-                self.fail(name, "is required");
-                None
-            }
-            Some(Value::Null) => {
-                self.fail(name, "must not be null");
-                None
-            }
-            Some(value) => self.parsed(name, value, parse),
-        }
-    }
-
-    /// A field that may be absent or null (both mean "not given"). `Some(None)` is a valid
-    /// absence; `None` means the field was invalid.
-    pub fn optional<T>(
-        &mut self,
-        name: &str,
-        parse: impl FnOnce(Value) -> Result<T, String>,
-    ) -> Option<Option<T>> {
-        match self.fields.remove(name) {
-            None | Some(Value::Null) => Some(None),
-            Some(value) => self.parsed(name, value, parse).map(Some),
-        }
-    }
-
-    /// A PATCH field that cannot be cleared: absent leaves it, `null` is an error.
-    pub fn update<T>(
-        &mut self,
-        name: &str,
-        parse: impl FnOnce(Value) -> Result<T, String>,
-    ) -> Option<Option<T>> {
-        match self.fields.remove(name) {
-            None => Some(None),
-            Some(Value::Null) => {
-                self.fail(name, "must not be null");
-                None
-            }
-            Some(value) => self.parsed(name, value, parse).map(Some),
-        }
-    }
-
-    /// A PATCH field that `null` clears.
-    pub fn patch<T>(
-        &mut self,
-        name: &str,
-        parse: impl FnOnce(Value) -> Result<T, String>,
-    ) -> Option<Patch<T>> {
-        match self.fields.remove(name) {
-            None => Some(Patch::Unchanged),
-            Some(Value::Null) => Some(Patch::Clear),
-            Some(value) => self.parsed(name, value, parse).map(Patch::Set),
-        }
-    }
-
-    /// A field this endpoint knows but never accepts (e.g. `status` on a task PATCH).
-    pub fn forbid(&mut self, name: &str, message: &str) {
-        if self.fields.remove(name).is_some() {
-            self.fail(name, message);
-        }
-    }
-
-    /// Drops fields that are tolerated and ignored (e.g. OAuth2's `grant_type`).
-    pub fn ignore(&mut self, name: &str) {
-        self.fields.remove(name);
-    }
-
-    /// Reports every field left unread as unknown, then the collected errors if any.
-    pub fn finish<T>(mut self, value: Option<T>) -> Result<T, AppError> {
-        let mut unknown: Vec<String> = self.fields.keys().cloned().collect();
-        unknown.sort();
-        for name in unknown {
-            self.fail(&name, "unknown field");
-        }
-        match value {
-            Some(v) if self.errors.is_empty() => Ok(v),
-            _ => Err(AppError::Validation(self.errors)),
-        }
-    }
-}
-
-/// A request body type read field by field.
-pub trait FromFields: Sized {
-    /// Reads every field (evaluate all reads before combining them, so that all problems
-    /// are reported); `None` when any was invalid.
-    fn from_fields(reader: &mut FieldReader) -> Option<Self>;
-
-    fn from_object(fields: Map<String, Value>) -> Result<Self, AppError> {
-        let mut reader = FieldReader::new(fields);
-        let value = Self::from_fields(&mut reader);
-        reader.finish(value)
-    }
-}
 
 /// A JSON body checked for content type, size, syntax and shape, then read into `T`.
 pub struct Json<T>(pub T);
@@ -225,12 +84,16 @@ pub async fn json_object(req: Request) -> Result<Map<String, Value>, AppError> {
     parse_object(&bytes)
 }
 
-impl<S: Send + Sync, T: FromFields> FromRequest<S> for Json<T> {
+impl<S, T> FromRequest<S> for Json<T>
+where
+    S: Send + Sync,
+    T: TryFrom<Map<String, Value>, Error = AppError>,
+{
     type Rejection = ApiError;
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
         let object = json_object(req).await?;
-        Ok(Json(T::from_object(object)?))
+        Ok(Json(T::try_from(object)?))
     }
 }
 
@@ -248,7 +111,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Query {
     }
 }
 
-/// Reads typed query parameters, collecting every problem like [`FieldReader`]. Unknown
+/// Reads typed query parameters, collecting every problem like a body's reader. Unknown
 /// parameters are ignored (clients add cache busters).
 pub struct QueryReader {
     params: HashMap<String, String>,
@@ -336,59 +199,6 @@ pub fn query_bool(raw: &str) -> Result<bool, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    struct Sample {
-        name: String,
-        age: Option<bool>,
-        due: Patch<chrono::NaiveDate>,
-    }
-
-    impl FromFields for Sample {
-        fn from_fields(r: &mut FieldReader) -> Option<Self> {
-            let name = r.required("name", |v| validate::trimmed_string(v, 1, 5));
-            let age = r.optional("age", validate::boolean);
-            let due = r.patch("due", validate::date);
-            Some(Self {
-                name: name?,
-                age: age?,
-                due: due?,
-            })
-        }
-    }
-
-    fn read(value: Value) -> Result<Sample, AppError> {
-        match value {
-            Value::Object(map) => Sample::from_object(map),
-            _ => unreachable!(),
-        }
-    }
-
-    fn fields(err: AppError) -> Vec<String> {
-        match err {
-            AppError::Validation(errors) => errors.into_iter().map(|e| e.field).collect(),
-            other => panic!("expected 422, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn every_problem_is_reported_at_once() {
-        let err = read(json!({"age": "x", "due": "2026-13-01", "role": "admin", "zz": 1}))
-            .err()
-            .expect("invalid");
-        assert_eq!(fields(err), ["name", "age", "due", "role", "zz"]);
-    }
-
-    #[test]
-    fn absent_null_and_set_are_distinguished() {
-        let s = read(json!({"name": " ab "})).expect("valid");
-        assert_eq!(s.name, "ab");
-        assert_eq!(s.age, None);
-        assert_eq!(s.due, Patch::Unchanged);
-        let s = read(json!({"name": "ab", "due": null, "age": true})).expect("valid");
-        assert_eq!(s.due, Patch::Clear);
-        assert_eq!(s.age, Some(true));
-    }
 
     #[test]
     fn bodies_must_be_objects() {

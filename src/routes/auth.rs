@@ -9,12 +9,12 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::http::input::{FieldReader, FromFields, Json, json_object, read_body};
+use crate::http::body::request_body;
+use crate::http::fields::{Email, FullName, Ignored, NewPassword, Secret};
+use crate::http::input::{Json, json_object, read_body};
 use crate::http::problem::{ApiError, ApiResult, Problem};
-use crate::routes::schema;
 use crate::state::AppState;
 use flowtrack_core::error::AppError;
-use flowtrack_core::validate;
 use flowtrack_store::services::auth::{self as service, NewRegistration, TokenPair};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -25,31 +25,19 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(logout))
 }
 
-#[derive(ToSchema)]
-#[schema(example = json!({"email": "ada@example.com", "password": "correct horse battery", "full_name": "Ada Lovelace"}))]
-#[serde(deny_unknown_fields)]
-pub struct RegisterRequest {
-    /// Trimmed and lower-cased; a valid address of at most 254 characters.
-    #[schema(schema_with = schema::email)]
-    email: String,
-    /// 8–128 characters (taken as is, not trimmed).
-    #[schema(schema_with = schema::password)]
-    password: String,
-    /// 1–100 characters after trimming.
-    #[schema(schema_with = schema::full_name)]
-    full_name: String,
-}
-
-impl FromFields for RegisterRequest {
-    fn from_fields(r: &mut FieldReader) -> Option<Self> {
-        let email = r.required("email", validate::email);
-        let password = r.required("password", validate::password);
-        let full_name = r.required("full_name", validate::full_name);
-        Some(Self {
-            email: email?,
-            password: password?,
-            full_name: full_name?,
-        })
+request_body! {
+    #[derive(ToSchema)]
+    #[schema(example = json!({"email": "ada@example.com", "password": "correct horse battery", "full_name": "Ada Lovelace"}))]
+    pub struct RegisterRequest {
+        /// Trimmed and lower-cased; a valid address of at most 254 characters.
+        #[schema(schema_with = Email::schema)]
+        pub email: Email,
+        /// 8–128 characters (taken as is, not trimmed).
+        #[schema(schema_with = NewPassword::schema)]
+        pub password: NewPassword,
+        /// 1–100 characters after trimming.
+        #[schema(schema_with = FullName::schema)]
+        pub full_name: FullName,
     }
 }
 
@@ -74,78 +62,49 @@ async fn register(
         &state,
         addr.ip(),
         NewRegistration {
-            email: body.email,
-            password: body.password,
-            full_name: body.full_name,
+            email: body.email.0,
+            password: body.password.0,
+            full_name: body.full_name.0,
         },
     )
     .await?;
     Ok((StatusCode::CREATED, axum::Json(pair)))
 }
 
-/// Login credentials, as JSON (`email`) or as an OAuth2 password-flow form (`username`).
-#[derive(ToSchema)]
-#[schema(example = json!({"email": "ada@example.com", "password": "correct horse battery"}))]
-#[serde(deny_unknown_fields)]
-pub struct LoginRequest {
-    #[schema(schema_with = schema::secret)]
-    email: String,
-    #[schema(schema_with = schema::secret)]
-    password: String,
-}
-
-impl FromFields for LoginRequest {
-    fn from_fields(r: &mut FieldReader) -> Option<Self> {
-        let email = r.required("email", validate::non_empty_string);
-        let password = r.required("password", validate::non_empty_string);
-        Some(Self {
-            email: email?,
-            password: password?,
-        })
+request_body! {
+    /// Login credentials, as JSON (`email`) or as an OAuth2 password-flow form (`username`).
+    #[derive(ToSchema)]
+    #[schema(example = json!({"email": "ada@example.com", "password": "correct horse battery"}))]
+    pub struct LoginRequest {
+        #[schema(schema_with = Secret::schema)]
+        pub email: Secret,
+        #[schema(schema_with = Secret::schema)]
+        pub password: Secret,
     }
 }
 
-/// The OAuth2 password grant form (`username`, `password`; the other OAuth2 fields are
-/// tolerated), so the docs page's "Authorize" button works.
-#[derive(ToSchema)]
-// The OAuth2 fields are documented and accepted, never used.
-#[allow(dead_code)]
-#[serde(deny_unknown_fields)]
-pub struct LoginForm {
-    /// The email address.
-    #[schema(schema_with = schema::secret)]
-    username: String,
-    #[schema(schema_with = schema::secret)]
-    password: String,
-    /// Tolerated and ignored.
-    #[schema(required = false)]
-    grant_type: String,
-    /// Tolerated and ignored.
-    #[schema(required = false)]
-    scope: String,
-    /// Tolerated and ignored.
-    #[schema(required = false)]
-    client_id: String,
-    /// Tolerated and ignored.
-    #[schema(required = false)]
-    client_secret: String,
-}
-
-impl FromFields for LoginForm {
-    fn from_fields(r: &mut FieldReader) -> Option<Self> {
-        let username = r.required("username", validate::non_empty_string);
-        let password = r.required("password", validate::non_empty_string);
-        for tolerated in ["grant_type", "scope", "client_id", "client_secret"] {
-            r.ignore(tolerated);
-        }
-        Some(Self {
-            username: username?,
-            password: password?,
-            grant_type: String::new(),
-            scope: String::new(),
-            client_id: String::new(),
-            client_secret: String::new(),
-        })
+request_body! {
+    /// The OAuth2 password grant form (`username`, `password`; the other OAuth2 fields are
+    /// tolerated), so the docs page's "Authorize" button works.
+    #[derive(ToSchema)]
+    pub struct LoginForm {
+        /// The email address.
+        #[schema(schema_with = Secret::schema)]
+        pub username: Secret,
+        #[schema(schema_with = Secret::schema)]
+        pub password: Secret,
+        /// Tolerated and ignored.
+        #[schema(value_type = Option<String>, nullable = false)]
+        pub grant_type: Option<Ignored>,
+        /// Tolerated and ignored.
+        #[schema(value_type = Option<String>, nullable = false)]
+        pub scope: Option<Ignored>,
+        /// Tolerated and ignored.
+        #[schema(value_type = Option<String>, nullable = false)]
+        pub client_id: Option<Ignored>,
+        /// Tolerated and ignored.
+        #[schema(value_type = Option<String>, nullable = false)]
+        pub client_secret: Option<Ignored>,
     }
 }
 
@@ -170,10 +129,10 @@ impl<S: Send + Sync> FromRequest<S> for Credentials {
                 })
             });
         if !is_form {
-            let body = LoginRequest::from_object(json_object(req).await?)?;
+            let body = LoginRequest::try_from(json_object(req).await?)?;
             return Ok(Self {
-                email: body.email,
-                password: body.password,
+                email: body.email.0,
+                password: body.password.0,
             });
         }
         let (parts, body) = req.into_parts();
@@ -184,10 +143,10 @@ impl<S: Send + Sync> FromRequest<S> for Credentials {
             .into_iter()
             .map(|(k, v)| (k, Value::String(v)))
             .collect();
-        let form = LoginForm::from_object(fields)?;
+        let form = LoginForm::try_from(fields)?;
         Ok(Self {
-            email: form.username,
-            password: form.password,
+            email: form.username.0,
+            password: form.password.0,
         })
     }
 }
@@ -221,19 +180,11 @@ async fn login(
         .map_err(ApiError::from)
 }
 
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RefreshRequest {
-    #[schema(schema_with = schema::secret)]
-    refresh_token: String,
-}
-
-impl FromFields for RefreshRequest {
-    fn from_fields(r: &mut FieldReader) -> Option<Self> {
-        let refresh_token = r.required("refresh_token", validate::non_empty_string);
-        Some(Self {
-            refresh_token: refresh_token?,
-        })
+request_body! {
+    #[derive(ToSchema)]
+    pub struct RefreshRequest {
+        #[schema(schema_with = Secret::schema)]
+        pub refresh_token: Secret,
     }
 }
 
@@ -253,7 +204,7 @@ async fn refresh(
     State(state): State<AppState>,
     Json(body): Json<RefreshRequest>,
 ) -> ApiResult<axum::Json<TokenPair>> {
-    service::refresh(&state, &body.refresh_token)
+    service::refresh(&state, &body.refresh_token.0)
         .await
         .map(axum::Json)
         .map_err(ApiError::from)
@@ -272,6 +223,6 @@ async fn logout(
     State(state): State<AppState>,
     Json(body): Json<RefreshRequest>,
 ) -> ApiResult<StatusCode> {
-    service::logout(&state, &body.refresh_token).await?;
+    service::logout(&state, &body.refresh_token.0).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -37,7 +37,7 @@ async fn update_comment(
     Json(body): Json<CommentRequest>,
 ) -> ApiResult<axum::Json<Comment>> {
     Ok(axum::Json(
-        service::update(&state, &me, id, body.body).await?,
+        service::update(&state, &me, id, body.body.0).await?,
     ))
 }
 

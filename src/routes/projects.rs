@@ -6,12 +6,16 @@ use axum::response::IntoResponse;
 use chrono::NaiveDate;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
 
 use crate::auth::AuthUser;
-use crate::http::input::{FieldReader, FromFields, Json, Patch, Query, QueryReader, ReadPage};
+use crate::http::body::{patch_body, request_body};
+use crate::http::fields::{Description, Email, Name};
+use crate::http::input::{Json, Patch, Query, QueryReader, ReadPage};
 use crate::http::problem::{ApiResult, Problem};
 use crate::routes::{PathId, PathIds, schema};
 use crate::state::AppState;
+use flowtrack_core::error::{AppError, FieldError};
 use flowtrack_core::pagination::{Page, PageRequest};
 use flowtrack_core::validate::{self, ApiEnum};
 use flowtrack_store::models::project_members::ProjectRole;
@@ -33,53 +37,27 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(project_activity))
 }
 
-fn name(value: serde_json::Value) -> Result<String, String> {
-    validate::trimmed_string(value, 1, 200)
-}
-
-fn description(value: serde_json::Value) -> Result<String, String> {
-    validate::text(value, 10_000)
-}
-
-#[derive(ToSchema)]
-#[schema(example = json!({"name": "Website relaunch", "description": "Q1 launch", "start_date": "2026-12-01", "due_date": "2027-03-31"}))]
-#[serde(deny_unknown_fields)]
-pub struct CreateProjectRequest {
-    #[schema(schema_with = schema::name)]
-    name: String,
-    /// Default `""`.
-    #[schema(schema_with = schema::description_or_null)]
-    description: Option<String>,
-    /// Default `active`.
-    status: Option<ProjectStatus>,
-    #[schema(schema_with = schema::date_or_null)]
-    start_date: Option<NaiveDate>,
-    /// Not before `start_date`.
-    #[schema(schema_with = schema::date_or_null)]
-    due_date: Option<NaiveDate>,
-}
-
-impl FromFields for CreateProjectRequest {
-    fn from_fields(r: &mut FieldReader) -> Option<Self> {
-        let name = r.required("name", name);
-        let description = r.optional("description", description);
-        let status = r.optional("status", validate::one_of::<ProjectStatus>);
-        let start_date = r.optional("start_date", validate::date);
-        let due_date = r.optional("due_date", validate::date);
-        // Listed with the other problems (the service checks it again).
-        if let (Some(Some(start)), Some(Some(due))) = (start_date, due_date)
-            && due < start
-        {
-            r.error("due_date", "must not be before start_date");
-        }
-        Some(Self {
-            name: name?,
-            description: description?,
-            status: status?,
-            start_date: start_date?,
-            due_date: due_date?,
-        })
+request_body! {
+    #[derive(ToSchema)]
+    #[schema(example = json!({"name": "Website relaunch", "description": "Q1 launch", "start_date": "2026-12-01", "due_date": "2027-03-31"}))]
+    pub struct CreateProjectRequest {
+        #[schema(schema_with = Name::schema)]
+        pub name: Name,
+        /// Default `""`.
+        #[schema(schema_with = Description::schema_or_null)]
+        pub description: Option<Description>,
+        /// Default `active`.
+        pub status: Option<ProjectStatus>,
+        pub start_date: Option<NaiveDate>,
+        /// Not before `start_date`.
+        pub due_date: Option<NaiveDate>,
     }
+    // Listed with the other problems (the service checks it again).
+    check { dates_in_order(start_date, due_date) }
+}
+
+fn dates_in_order(start: &Option<NaiveDate>, due: &Option<NaiveDate>) -> Result<(), FieldError> {
+    validate::dates_in_order(*start, *due)
 }
 
 /// Create a project; the caller becomes its owner.
@@ -102,8 +80,8 @@ async fn create_project(
         &state,
         &me,
         NewProject {
-            name: body.name,
-            description: body.description.unwrap_or_default(),
+            name: body.name.0,
+            description: body.description.map(|d| d.0).unwrap_or_default(),
             status: body.status.unwrap_or(ProjectStatus::Active),
             start_date: body.start_date,
             due_date: body.due_date,
@@ -182,47 +160,40 @@ async fn get_project(
     Ok(axum::Json(service::get(&state, &me, id).await?))
 }
 
-#[derive(ToSchema)]
-#[schema(example = json!({"status": "on_hold", "due_date": null}))]
-#[allow(dead_code)] // documents the body; read field by field below
-#[serde(deny_unknown_fields)]
-pub struct UpdateProjectRequest {
-    #[schema(schema_with = schema::name)]
-    name: Option<String>,
-    #[schema(schema_with = schema::description)]
-    description: Option<String>,
-    #[schema(nullable = false)]
-    status: Option<ProjectStatus>,
-    /// `null` clears it. Not after `due_date` (given or stored).
-    #[schema(schema_with = schema::date_or_null)]
-    start_date: Option<NaiveDate>,
-    /// `null` clears it. Not before `start_date` (given or stored).
-    #[schema(schema_with = schema::date_or_null)]
-    due_date: Option<NaiveDate>,
+patch_body! {
+    #[derive(ToSchema)]
+    #[schema(example = json!({"status": "on_hold", "due_date": null}))]
+    pub struct UpdateProjectRequest {
+        #[schema(schema_with = Name::schema)]
+        pub name: Option<Name>,
+        #[schema(schema_with = Description::schema)]
+        pub description: Option<Description>,
+        #[schema(nullable = false)]
+        pub status: Option<ProjectStatus>,
+        /// `null` clears it. Not after `due_date` (given or stored).
+        #[schema(value_type = Option<NaiveDate>)]
+        pub start_date: Patch<NaiveDate>,
+        /// `null` clears it. Not before `start_date` (given or stored).
+        #[schema(value_type = Option<NaiveDate>)]
+        pub due_date: Patch<NaiveDate>,
+    }
+    // Listed with the other problems; the service checks against stored dates too.
+    check { new_dates_in_order(start_date, due_date) }
 }
 
-pub struct UpdateProject(ProjectChanges);
+fn new_dates_in_order(start: &Patch<NaiveDate>, due: &Patch<NaiveDate>) -> Result<(), FieldError> {
+    validate::dates_in_order(start.set().copied(), due.set().copied())
+}
 
-impl FromFields for UpdateProject {
-    fn from_fields(r: &mut FieldReader) -> Option<Self> {
-        let name = r.update("name", name);
-        let description = r.update("description", description);
-        let status = r.update("status", validate::one_of::<ProjectStatus>);
-        let start_date = r.patch("start_date", validate::date);
-        let due_date = r.patch("due_date", validate::date);
-        // Listed with the other problems; the service checks against stored dates too.
-        if let (Some(Patch::Set(start)), Some(Patch::Set(due))) = (&start_date, &due_date)
-            && due < start
-        {
-            r.error("due_date", "must not be before start_date");
+impl From<UpdateProjectRequest> for ProjectChanges {
+    fn from(body: UpdateProjectRequest) -> Self {
+        ProjectChanges {
+            name: body.name.map(|n| n.0),
+            description: body.description.map(|d| d.0),
+            status: body.status,
+            start_date: body.start_date,
+            due_date: body.due_date,
         }
-        Some(Self(ProjectChanges {
-            name: name?,
-            description: description?,
-            status: status?,
-            start_date: start_date?,
-            due_date: due_date?,
-        }))
     }
 }
 
@@ -244,9 +215,11 @@ async fn update_project(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     PathId(id): PathId,
-    Json(UpdateProject(changes)): Json<UpdateProject>,
+    Json(body): Json<UpdateProjectRequest>,
 ) -> ApiResult<axum::Json<Project>> {
-    Ok(axum::Json(service::update(&state, &me, id, changes).await?))
+    Ok(axum::Json(
+        service::update(&state, &me, id, body.into()).await?,
+    ))
 }
 
 /// Delete a project and its tasks (owner).
@@ -333,10 +306,42 @@ async fn list_members(
     Ok(axum::Json(members::list(&state, &me, id).await?))
 }
 
-/// The body of `POST /projects/{id}/members`: `{user_id | email, role}` (exactly one of
-/// `user_id` and `email`; `null` counts as absent). Its schema is written by hand, as derives
-/// cannot state "exactly one of".
-pub struct AddMemberRequest;
+request_body! {
+    /// The body of `POST /projects/{id}/members`: `{user_id | email, role}` (exactly one of
+    /// `user_id` and `email`; `null` counts as absent). Its schema is written by hand, as
+    /// derives cannot state "exactly one of".
+    pub struct AddMemberRequest {
+        pub user_id: Option<Uuid>,
+        pub email: Option<Email>,
+        pub role: ProjectRole,
+    }
+    check { one_member(user_id, email) }
+}
+
+fn one_member(user_id: &Option<Uuid>, email: &Option<Email>) -> Result<(), FieldError> {
+    match (user_id, email) {
+        (Some(_), Some(_)) => Err(FieldError::new(
+            "email",
+            "give either user_id or email, not both",
+        )),
+        (None, None) => Err(FieldError::new("user_id", "user_id or email is required")),
+        _ => Ok(()),
+    }
+}
+
+impl AddMemberRequest {
+    /// The member to add.
+    fn who(self) -> Result<MemberRef, AppError> {
+        match (self.user_id, self.email) {
+            (Some(id), None) => Ok(MemberRef::Id(id)),
+            (None, Some(email)) => Ok(MemberRef::Email(email.0)),
+            // Not reached: `one_member` refused such a body.
+            (user_id, email) => Err(AppError::Validation(Vec::from_iter(
+                one_member(&user_id, &email).err(),
+            ))),
+        }
+    }
+}
 
 impl utoipa::PartialSchema for AddMemberRequest {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
@@ -354,32 +359,6 @@ impl ToSchema for AddMemberRequest {
         use utoipa::PartialSchema;
         schemas.push((ProjectRole::name().into(), ProjectRole::schema()));
         <ProjectRole as ToSchema>::schemas(schemas);
-    }
-}
-
-pub struct AddMember {
-    who: MemberRef,
-    role: ProjectRole,
-}
-
-impl FromFields for AddMember {
-    fn from_fields(r: &mut FieldReader) -> Option<Self> {
-        let user_id = r.optional("user_id", validate::uuid);
-        let email = r.optional("email", validate::email);
-        let role = r.required("role", validate::one_of::<ProjectRole>);
-        let who = match (user_id?, email?) {
-            (Some(id), None) => MemberRef::Id(id),
-            (None, Some(email)) => MemberRef::Email(email),
-            (Some(_), Some(_)) => {
-                r.error("email", "give either user_id or email, not both");
-                return None;
-            }
-            (None, None) => {
-                r.error("user_id", "user_id or email is required");
-                return None;
-            }
-        };
-        Some(Self { who, role: role? })
     }
 }
 
@@ -402,23 +381,18 @@ async fn add_member(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     PathId(id): PathId,
-    Json(body): Json<AddMember>,
+    Json(body): Json<AddMemberRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<Member>)> {
-    let member = members::add(&state, &me, id, body.who, body.role).await?;
+    let role = body.role;
+    let member = members::add(&state, &me, id, body.who()?, role).await?;
     Ok((StatusCode::CREATED, axum::Json(member)))
 }
 
-#[derive(ToSchema)]
-#[schema(example = json!({"role": "viewer"}))]
-#[serde(deny_unknown_fields)]
-pub struct UpdateMemberRequest {
-    role: ProjectRole,
-}
-
-impl FromFields for UpdateMemberRequest {
-    fn from_fields(r: &mut FieldReader) -> Option<Self> {
-        let role = r.required("role", validate::one_of::<ProjectRole>);
-        Some(Self { role: role? })
+request_body! {
+    #[derive(ToSchema)]
+    #[schema(example = json!({"role": "viewer"}))]
+    pub struct UpdateMemberRequest {
+        pub role: ProjectRole,
     }
 }
 

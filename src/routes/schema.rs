@@ -1,19 +1,19 @@
-//! OpenAPI schemas of request fields whose rules a plain type cannot state (used with
-//! `#[schema(schema_with = …)]` and `#[param(schema_with = …)]`).
+//! OpenAPI schemas of query parameters whose rules a plain type cannot state (used with
+//! `#[param(schema_with = …)]`), and of the one body a derive cannot state. The schemas of
+//! body fields sit next to their checks, in `core::fields`.
 //!
-//! Each one states exactly what the matching reader in `core::validate` accepts, so that a
-//! client (or a generated test) that follows the spec is never refused, and anything the
-//! spec rules out is refused: strings are trimmed before their length is checked (the
-//! patterns allow white space around the text), and no string may hold U+0000.
+//! Each one states exactly what the matching reader accepts, so that a client (or a
+//! generated test) that follows the spec is never refused, and anything the spec rules out
+//! is refused.
 
 use utoipa::openapi::schema::{
-    AdditionalProperties, AllOfBuilder, ArrayBuilder, ObjectBuilder, OneOfBuilder, Ref, Schema,
-    SchemaType, Type,
+    AdditionalProperties, AllOfBuilder, ObjectBuilder, OneOfBuilder, Ref, Schema, SchemaType, Type,
 };
 use utoipa::openapi::{KnownFormat, RefOr, SchemaFormat};
 
+use crate::http::fields::Email;
 use flowtrack_core::pagination::MAX_LIMIT;
-use flowtrack_core::validate::{NO_NUL_PATTERN, trimmed_pattern};
+use flowtrack_core::validate::NO_NUL_PATTERN;
 
 fn string(nullable: bool) -> ObjectBuilder {
     if nullable {
@@ -23,114 +23,9 @@ fn string(nullable: bool) -> ObjectBuilder {
     }
 }
 
-/// A string trimmed before its length (`min..=max` characters) is checked.
-fn trimmed(min: usize, max: usize, nullable: bool) -> Schema {
-    let description = if min == 0 {
-        format!("At most {max} characters once trimmed; no NUL.")
-    } else {
-        format!("{min}–{max} characters once trimmed; no NUL.")
-    };
-    string(nullable)
-        .description(Some(description))
-        .pattern(Some(trimmed_pattern(min, max)))
-        .build()
-        .into()
-}
-
-/// Any string without NUL of at least `min` characters, taken as is.
-fn plain(min: usize, nullable: bool) -> Schema {
-    string(nullable)
-        .min_length((min > 0).then_some(min))
-        .pattern(Some(NO_NUL_PATTERN))
-        .build()
-        .into()
-}
-
-/// A task title or project name: 1–200 characters after trimming.
-pub fn name() -> Schema {
-    trimmed(1, 200, false)
-}
-
-/// A full name: 1–100 characters after trimming.
-pub fn full_name() -> Schema {
-    trimmed(1, 100, false)
-}
-
-/// A description: at most 10 000 characters after trimming (may be empty).
-pub fn description() -> Schema {
-    trimmed(0, 10_000, false)
-}
-
-/// A description where `null` means "not given".
-pub fn description_or_null() -> Schema {
-    trimmed(0, 10_000, true)
-}
-
-/// A comment body: 1–10 000 characters after trimming.
-pub fn comment_body() -> Schema {
-    trimmed(1, 10_000, false)
-}
-
-fn label_list(nullable: bool) -> Schema {
-    let array = ArrayBuilder::new()
-        .items(RefOr::T(trimmed(1, 50, false)))
-        .max_items(Some(20))
-        .unique_items(true);
-    let array = if nullable {
-        array.schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
-    } else {
-        array
-    };
-    array.build().into()
-}
-
-/// Task labels: up to 20 distinct strings of 1–50 characters after trimming.
-pub fn labels() -> Schema {
-    label_list(false)
-}
-
-/// Task labels where `null` means "not given".
-pub fn labels_or_null() -> Schema {
-    label_list(true)
-}
-
-fn email_schema(nullable: bool) -> Schema {
-    string(nullable)
-        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Email)))
-        .max_length(Some(254))
-        .pattern(Some(NO_NUL_PATTERN))
-        .build()
-        .into()
-}
-
-/// An email address (trimmed and lower-cased; at most 254 characters).
-pub fn email() -> Schema {
-    email_schema(false)
-}
-
-/// An email address where `null` means "not given".
-pub fn email_or_null() -> Schema {
-    email_schema(true)
-}
-
-/// A new password: 8–128 characters, taken as is (not trimmed).
-pub fn password() -> Schema {
-    string(false)
-        .min_length(Some(8))
-        .max_length(Some(128))
-        .pattern(Some(NO_NUL_PATTERN))
-        .build()
-        .into()
-}
-
-/// A non-empty string taken as is (a password to check, a token, a login name).
-pub fn secret() -> Schema {
-    plain(1, false)
-}
-
 /// Free text of a query parameter (a search string, a label).
 pub fn query_text() -> Schema {
-    plain(0, false)
+    string(false).pattern(Some(NO_NUL_PATTERN)).build().into()
 }
 
 /// `limit`: a whole number from 1 to 200 (default 50).
@@ -156,14 +51,6 @@ pub fn cursor() -> Schema {
 /// A date (`YYYY-MM-DD`).
 pub fn date() -> Schema {
     string(false)
-        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
-        .build()
-        .into()
-}
-
-/// A date, or `null` (absent or cleared, depending on the operation).
-pub fn date_or_null() -> Schema {
-    string(true)
         .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
         .build()
         .into()
@@ -225,7 +112,7 @@ pub fn add_member(role_schema: impl Into<String>) -> RefOr<Schema> {
             "user_id",
             string(true).format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
         )
-        .property("email", email_or_null())
+        .property("email", Email::schema_or_null())
         .property("role", Ref::from_schema_name(role_schema))
         .required("role")
         .additional_properties(Some(AdditionalProperties::FreeForm(false)))

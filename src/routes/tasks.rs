@@ -9,14 +9,15 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
+use crate::http::body::{IS_REQUIRED, patch_body, request_body};
+use crate::http::fields::{CommentBody, Description, Labels, Name};
 use crate::http::input::{
-    FieldReader, FromFields, Json, Query, QueryReader, ReadPage, is_json_content_type,
-    parse_object, read_body,
+    Json, Patch, Query, QueryReader, ReadPage, is_json_content_type, parse_object, read_body,
 };
 use crate::http::problem::{ApiError, ApiResult, Problem};
 use crate::routes::{PathId, schema};
 use crate::state::AppState;
-use flowtrack_core::error::AppError;
+use flowtrack_core::error::{AppError, FieldError};
 use flowtrack_core::pagination::{Page, PageRequest};
 use flowtrack_core::validate::{self, ApiEnum};
 use flowtrack_store::models::tasks::{Priority, TaskStatus};
@@ -58,57 +59,25 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatchHeader {
     }
 }
 
-fn title(value: serde_json::Value) -> Result<String, String> {
-    validate::trimmed_string(value, 1, 200)
-}
-
-fn description(value: serde_json::Value) -> Result<String, String> {
-    validate::text(value, 10_000)
-}
-
-#[derive(ToSchema)]
-#[schema(example = json!({"project_id": "01936f0e-1c2a-7cc0-9d4e-3f5a6b7c8d9e", "title": "Write the launch post", "priority": "high", "labels": ["marketing"], "due_date": "2026-12-01"}))]
-#[serde(deny_unknown_fields)]
-pub struct CreateTaskRequest {
-    project_id: Uuid,
-    #[schema(schema_with = schema::name)]
-    title: String,
-    /// Default `""`.
-    #[schema(schema_with = schema::description_or_null)]
-    description: Option<String>,
-    /// Default `todo`; the task goes to the end of its column.
-    status: Option<TaskStatus>,
-    /// Default `medium`.
-    priority: Option<Priority>,
-    /// Must be a member of the project.
-    assignee_id: Option<Uuid>,
-    /// Up to 20 distinct labels of 1–50 characters.
-    #[schema(schema_with = schema::labels_or_null)]
-    labels: Option<Vec<String>>,
-    #[schema(schema_with = schema::date_or_null)]
-    due_date: Option<NaiveDate>,
-}
-
-impl FromFields for CreateTaskRequest {
-    fn from_fields(r: &mut FieldReader) -> Option<Self> {
-        let project_id = r.required("project_id", validate::uuid);
-        let title = r.required("title", title);
-        let description = r.optional("description", description);
-        let status = r.optional("status", validate::one_of::<TaskStatus>);
-        let priority = r.optional("priority", validate::one_of::<Priority>);
-        let assignee_id = r.optional("assignee_id", validate::uuid);
-        let labels = r.optional("labels", validate::labels);
-        let due_date = r.optional("due_date", validate::date);
-        Some(Self {
-            project_id: project_id?,
-            title: title?,
-            description: description?,
-            status: status?,
-            priority: priority?,
-            assignee_id: assignee_id?,
-            labels: labels?,
-            due_date: due_date?,
-        })
+request_body! {
+    #[derive(ToSchema)]
+    #[schema(example = json!({"project_id": "01936f0e-1c2a-7cc0-9d4e-3f5a6b7c8d9e", "title": "Write the launch post", "priority": "high", "labels": ["marketing"], "due_date": "2026-12-01"}))]
+    pub struct CreateTaskRequest {
+        pub project_id: Uuid,
+        #[schema(schema_with = Name::schema)]
+        pub title: Name,
+        /// Default `""`.
+        #[schema(schema_with = Description::schema_or_null)]
+        pub description: Option<Description>,
+        /// Default `todo`; the task goes to the end of its column.
+        pub status: Option<TaskStatus>,
+        /// Default `medium`.
+        pub priority: Option<Priority>,
+        /// Must be a member of the project.
+        pub assignee_id: Option<Uuid>,
+        #[schema(schema_with = Labels::schema_or_null)]
+        pub labels: Option<Labels>,
+        pub due_date: Option<NaiveDate>,
     }
 }
 
@@ -135,12 +104,12 @@ async fn create_task(
         &me,
         NewTask {
             project_id: body.project_id,
-            title: body.title,
-            description: body.description.unwrap_or_default(),
+            title: body.title.0,
+            description: body.description.map(|d| d.0).unwrap_or_default(),
             status: body.status.unwrap_or(TaskStatus::Todo),
             priority: body.priority.unwrap_or(Priority::Medium),
             assignee_id: body.assignee_id,
-            labels: body.labels.unwrap_or_default(),
+            labels: body.labels.map(|l| l.0).unwrap_or_default(),
             due_date: body.due_date,
         },
     )
@@ -259,46 +228,41 @@ async fn get_task(
     Ok(response)
 }
 
-#[derive(ToSchema)]
-#[schema(example = json!({"priority": "urgent", "assignee_id": null}))]
-#[allow(dead_code)] // documents the body; read field by field below
-#[serde(deny_unknown_fields)]
-pub struct UpdateTaskRequest {
-    #[schema(schema_with = schema::name)]
-    title: Option<String>,
-    #[schema(schema_with = schema::description)]
-    description: Option<String>,
-    #[schema(nullable = false)]
-    priority: Option<Priority>,
-    /// `null` unassigns; must be a project member.
-    assignee_id: Option<Uuid>,
-    #[schema(schema_with = schema::labels)]
-    labels: Option<Vec<String>>,
-    /// `null` clears it.
-    #[schema(schema_with = schema::date_or_null)]
-    due_date: Option<NaiveDate>,
+patch_body! {
+    #[derive(ToSchema)]
+    #[schema(example = json!({"priority": "urgent", "assignee_id": null}))]
+    pub struct UpdateTaskRequest {
+        #[schema(schema_with = Name::schema)]
+        pub title: Option<Name>,
+        #[schema(schema_with = Description::schema)]
+        pub description: Option<Description>,
+        #[schema(nullable = false)]
+        pub priority: Option<Priority>,
+        /// `null` unassigns; must be a project member.
+        #[schema(value_type = Option<Uuid>)]
+        pub assignee_id: Patch<Uuid>,
+        #[schema(schema_with = Labels::schema)]
+        pub labels: Option<Labels>,
+        /// `null` clears it.
+        #[schema(value_type = Option<NaiveDate>)]
+        pub due_date: Patch<NaiveDate>,
+    }
+    forbid {
+        status: "is changed only by PATCH /tasks/{id}/move",
+        project_id: "cannot be changed",
+    }
 }
 
-pub struct UpdateTask(TaskChanges);
-
-impl FromFields for UpdateTask {
-    fn from_fields(r: &mut FieldReader) -> Option<Self> {
-        let title = r.update("title", title);
-        let description = r.update("description", description);
-        let priority = r.update("priority", validate::one_of::<Priority>);
-        let assignee_id = r.patch("assignee_id", validate::uuid);
-        let labels = r.update("labels", validate::labels);
-        let due_date = r.patch("due_date", validate::date);
-        r.forbid("status", "is changed only by PATCH /tasks/{id}/move");
-        r.forbid("project_id", "cannot be changed");
-        Some(Self(TaskChanges {
-            title: title?,
-            description: description?,
-            priority: priority?,
-            assignee_id: assignee_id?,
-            labels: labels?,
-            due_date: due_date?,
-        }))
+impl From<UpdateTaskRequest> for TaskChanges {
+    fn from(body: UpdateTaskRequest) -> Self {
+        TaskChanges {
+            title: body.title.map(|t| t.0),
+            description: body.description.map(|d| d.0),
+            priority: body.priority,
+            assignee_id: body.assignee_id,
+            labels: body.labels.map(|l| l.0),
+            due_date: body.due_date,
+        }
     }
 }
 
@@ -325,9 +289,9 @@ async fn update_task(
     AuthUser(me): AuthUser,
     PathId(id): PathId,
     IfMatchHeader(if_match): IfMatchHeader,
-    Json(UpdateTask(changes)): Json<UpdateTask>,
+    Json(body): Json<UpdateTaskRequest>,
 ) -> ApiResult<Response> {
-    let task = service::update(&state, &me, id, changes, if_match).await?;
+    let task = service::update(&state, &me, id, body.into(), if_match).await?;
     Ok(with_etag(StatusCode::OK, task))
 }
 
@@ -357,28 +321,16 @@ async fn delete_task(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Where to move a task (as a JSON body, or the same names as query parameters).
-#[derive(ToSchema)]
-#[schema(example = json!({"status": "in_progress", "after_id": "01936f0e-2b3c-7d4e-8f90-a1b2c3d4e5f6"}))]
-#[serde(deny_unknown_fields)]
-pub struct MoveRequest {
-    status: TaskStatus,
-    /// Put the task directly before this task of the target column.
-    before_id: Option<Uuid>,
-    /// Put the task directly after this task of the target column.
-    after_id: Option<Uuid>,
-}
-
-impl FromFields for MoveRequest {
-    fn from_fields(r: &mut FieldReader) -> Option<Self> {
-        let status = r.required("status", validate::one_of::<TaskStatus>);
-        let before_id = r.optional("before_id", validate::uuid);
-        let after_id = r.optional("after_id", validate::uuid);
-        Some(Self {
-            status: status?,
-            before_id: before_id?,
-            after_id: after_id?,
-        })
+request_body! {
+    /// Where to move a task (as a JSON body, or the same names as query parameters).
+    #[derive(ToSchema)]
+    #[schema(example = json!({"status": "in_progress", "after_id": "01936f0e-2b3c-7d4e-8f90-a1b2c3d4e5f6"}))]
+    pub struct MoveRequest {
+        pub status: TaskStatus,
+        /// Put the task directly before this task of the target column.
+        pub before_id: Option<Uuid>,
+        /// Put the task directly after this task of the target column.
+        pub after_id: Option<Uuid>,
     }
 }
 
@@ -387,16 +339,16 @@ impl FromFields for MoveRequest {
 /// whose values win).
 struct MoveInput(MoveRequest);
 
-/// The problems of the move parameters of the query string, read as optional.
-fn query_move_problems(
-    fields: &serde_json::Map<String, serde_json::Value>,
-) -> Result<(), AppError> {
-    let mut r = FieldReader::new(fields.clone());
-    let status = r.optional("status", validate::one_of::<TaskStatus>);
-    let before_id = r.optional("before_id", validate::uuid);
-    let after_id = r.optional("after_id", validate::uuid);
-    let all_read = status.and(before_id).and(after_id).map(|_| ());
-    r.finish(all_read)
+/// The problems of the move parameters the query string gives (next to a body, none of
+/// them is required).
+fn query_move_problems(fields: serde_json::Map<String, serde_json::Value>) -> Vec<FieldError> {
+    match MoveRequest::try_from(fields) {
+        Err(AppError::Validation(errors)) => errors
+            .into_iter()
+            .filter(|e| e.message != IS_REQUIRED)
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 impl<S: Send + Sync> FromRequest<S> for MoveInput {
@@ -424,17 +376,18 @@ impl<S: Send + Sync> FromRequest<S> for MoveInput {
                 )
                 .into());
             }
-            let from_body = MoveRequest::from_object(parse_object(&bytes)?);
-            return match (from_body, query_move_problems(&fields)) {
-                (Ok(target), Ok(())) => Ok(MoveInput(target)),
-                (Err(AppError::Validation(mut errors)), Err(AppError::Validation(more))) => {
+            let from_body = MoveRequest::try_from(parse_object(&bytes)?);
+            return match (from_body, query_move_problems(fields)) {
+                (Ok(target), more) if more.is_empty() => Ok(MoveInput(target)),
+                (Ok(_), more) => Err(AppError::Validation(more).into()),
+                (Err(AppError::Validation(mut errors)), more) => {
                     errors.extend(more);
                     Err(AppError::Validation(errors).into())
                 }
-                (Err(err), _) | (_, Err(err)) => Err(err.into()),
+                (Err(err), _) => Err(err.into()),
             };
         }
-        Ok(MoveInput(MoveRequest::from_object(fields)?))
+        Ok(MoveInput(MoveRequest::try_from(fields)?))
     }
 }
 
@@ -515,18 +468,12 @@ async fn list_comments(
     Ok(axum::Json(comments::list(&state, &me, id, page).await?))
 }
 
-#[derive(ToSchema)]
-#[schema(example = json!({"body": "Looks good to me."}))]
-#[serde(deny_unknown_fields)]
-pub struct CommentRequest {
-    #[schema(schema_with = schema::comment_body)]
-    pub body: String,
-}
-
-impl FromFields for CommentRequest {
-    fn from_fields(r: &mut FieldReader) -> Option<Self> {
-        let body = r.required("body", |v| validate::trimmed_string(v, 1, 10_000));
-        Some(Self { body: body? })
+request_body! {
+    #[derive(ToSchema)]
+    #[schema(example = json!({"body": "Looks good to me."}))]
+    pub struct CommentRequest {
+        #[schema(schema_with = CommentBody::schema)]
+        pub body: CommentBody,
     }
 }
 
@@ -549,6 +496,6 @@ async fn create_comment(
     PathId(id): PathId,
     Json(body): Json<CommentRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<Comment>)> {
-    let comment = comments::create(&state, &me, id, body.body).await?;
+    let comment = comments::create(&state, &me, id, body.body.0).await?;
     Ok((StatusCode::CREATED, axum::Json(comment)))
 }

@@ -6,12 +6,14 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::auth::{AdminUser, AuthUser};
-use crate::http::input::{FieldReader, FromFields, Json, Query, QueryReader, ReadPage, query_bool};
+use crate::http::body::{patch_body, request_body};
+use crate::http::fields::{Email, FullName, NewPassword, Secret};
+use crate::http::input::{Json, Query, QueryReader, ReadPage, query_bool};
 use crate::http::problem::{ApiResult, Problem};
 use crate::routes::{PathId, schema};
 use crate::state::AppState;
 use flowtrack_core::pagination::{Page, PageRequest};
-use flowtrack_core::validate::{self, ApiEnum};
+use flowtrack_core::validate::ApiEnum;
 use flowtrack_store::models::users::Role;
 use flowtrack_store::services::users::{self as service, NewUser, User, UserChanges, UserFilter};
 
@@ -36,26 +38,16 @@ async fn get_me(AuthUser(me): AuthUser) -> axum::Json<User> {
     axum::Json(service::me(&me))
 }
 
-#[derive(ToSchema)]
-#[schema(example = json!({"full_name": "Ada King"}))]
-#[serde(deny_unknown_fields)]
-pub struct UpdateMeRequest {
-    /// 1–100 characters after trimming.
-    #[schema(schema_with = schema::full_name)]
-    full_name: Option<String>,
-    /// A new, unused address (409 if taken).
-    #[schema(schema_with = schema::email)]
-    email: Option<String>,
-}
-
-impl FromFields for UpdateMeRequest {
-    fn from_fields(r: &mut FieldReader) -> Option<Self> {
-        let full_name = r.update("full_name", validate::full_name);
-        let email = r.update("email", validate::email);
-        Some(Self {
-            full_name: full_name?,
-            email: email?,
-        })
+patch_body! {
+    #[derive(ToSchema)]
+    #[schema(example = json!({"full_name": "Ada King"}))]
+    pub struct UpdateMeRequest {
+        /// 1–100 characters after trimming.
+        #[schema(schema_with = FullName::schema)]
+        pub full_name: Option<FullName>,
+        /// A new, unused address (409 if taken).
+        #[schema(schema_with = Email::schema)]
+        pub email: Option<Email>,
     }
 }
 
@@ -77,33 +69,23 @@ async fn update_me(
     Json(body): Json<UpdateMeRequest>,
 ) -> ApiResult<axum::Json<User>> {
     let changes = UserChanges {
-        full_name: body.full_name,
-        email: body.email,
+        full_name: body.full_name.map(|n| n.0),
+        email: body.email.map(|e| e.0),
         ..UserChanges::default()
     };
     let updated = service::apply_changes(&state, me.id(), changes).await?;
     Ok(axum::Json(User::from(&updated)))
 }
 
-#[derive(ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ChangePasswordRequest {
-    /// Wrong → 422 on this field.
-    #[schema(schema_with = schema::secret)]
-    current_password: String,
-    /// 8–128 characters.
-    #[schema(schema_with = schema::password)]
-    new_password: String,
-}
-
-impl FromFields for ChangePasswordRequest {
-    fn from_fields(r: &mut FieldReader) -> Option<Self> {
-        let current_password = r.required("current_password", validate::non_empty_string);
-        let new_password = r.required("new_password", validate::password);
-        Some(Self {
-            current_password: current_password?,
-            new_password: new_password?,
-        })
+request_body! {
+    #[derive(ToSchema)]
+    pub struct ChangePasswordRequest {
+        /// Wrong → 422 on this field.
+        #[schema(schema_with = Secret::schema)]
+        pub current_password: Secret,
+        /// 8–128 characters.
+        #[schema(schema_with = NewPassword::schema)]
+        pub new_password: NewPassword,
     }
 }
 
@@ -123,7 +105,7 @@ async fn change_password(
     AuthUser(me): AuthUser,
     Json(body): Json<ChangePasswordRequest>,
 ) -> ApiResult<StatusCode> {
-    service::change_password(&state, &me, &body.current_password, &body.new_password).await?;
+    service::change_password(&state, &me, &body.current_password.0, &body.new_password.0).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -176,31 +158,17 @@ async fn list_users(
     Ok(axum::Json(service::list(&state, filter, page).await?))
 }
 
-#[derive(ToSchema)]
-#[schema(example = json!({"email": "grace@example.com", "password": "correct horse battery", "full_name": "Grace Hopper", "role": "member"}))]
-#[serde(deny_unknown_fields)]
-pub struct CreateUserRequest {
-    #[schema(schema_with = schema::email)]
-    email: String,
-    #[schema(schema_with = schema::password)]
-    password: String,
-    #[schema(schema_with = schema::full_name)]
-    full_name: String,
-    role: Role,
-}
-
-impl FromFields for CreateUserRequest {
-    fn from_fields(r: &mut FieldReader) -> Option<Self> {
-        let email = r.required("email", validate::email);
-        let password = r.required("password", validate::password);
-        let full_name = r.required("full_name", validate::full_name);
-        let role = r.required("role", validate::one_of::<Role>);
-        Some(Self {
-            email: email?,
-            password: password?,
-            full_name: full_name?,
-            role: role?,
-        })
+request_body! {
+    #[derive(ToSchema)]
+    #[schema(example = json!({"email": "grace@example.com", "password": "correct horse battery", "full_name": "Grace Hopper", "role": "member"}))]
+    pub struct CreateUserRequest {
+        #[schema(schema_with = Email::schema)]
+        pub email: Email,
+        #[schema(schema_with = NewPassword::schema)]
+        pub password: NewPassword,
+        #[schema(schema_with = FullName::schema)]
+        pub full_name: FullName,
+        pub role: Role,
     }
 }
 
@@ -225,9 +193,9 @@ async fn create_user(
     let user = service::create(
         &state,
         NewUser {
-            email: body.email,
-            password: body.password,
-            full_name: body.full_name,
+            email: body.email.0,
+            password: body.password.0,
+            full_name: body.full_name.0,
             role: body.role,
         },
     )
@@ -254,33 +222,19 @@ async fn get_user(
     Ok(axum::Json(service::get_visible(&state, &me, id).await?))
 }
 
-#[derive(ToSchema)]
-#[schema(example = json!({"role": "admin"}))]
-#[serde(deny_unknown_fields)]
-pub struct UpdateUserRequest {
-    #[schema(schema_with = schema::full_name)]
-    full_name: Option<String>,
-    #[schema(schema_with = schema::email)]
-    email: Option<String>,
-    #[schema(nullable = false)]
-    role: Option<Role>,
-    /// `false` deactivates, `true` reactivates.
-    #[schema(nullable = false)]
-    is_active: Option<bool>,
-}
-
-impl FromFields for UpdateUserRequest {
-    fn from_fields(r: &mut FieldReader) -> Option<Self> {
-        let full_name = r.update("full_name", validate::full_name);
-        let email = r.update("email", validate::email);
-        let role = r.update("role", validate::one_of::<Role>);
-        let is_active = r.update("is_active", validate::boolean);
-        Some(Self {
-            full_name: full_name?,
-            email: email?,
-            role: role?,
-            is_active: is_active?,
-        })
+patch_body! {
+    #[derive(ToSchema)]
+    #[schema(example = json!({"role": "admin"}))]
+    pub struct UpdateUserRequest {
+        #[schema(schema_with = FullName::schema)]
+        pub full_name: Option<FullName>,
+        #[schema(schema_with = Email::schema)]
+        pub email: Option<Email>,
+        #[schema(nullable = false)]
+        pub role: Option<Role>,
+        /// `false` deactivates, `true` reactivates.
+        #[schema(nullable = false)]
+        pub is_active: Option<bool>,
     }
 }
 
@@ -306,8 +260,8 @@ async fn update_user(
     Json(body): Json<UpdateUserRequest>,
 ) -> ApiResult<axum::Json<User>> {
     let changes = UserChanges {
-        full_name: body.full_name,
-        email: body.email,
+        full_name: body.full_name.map(|n| n.0),
+        email: body.email.map(|e| e.0),
         role: body.role,
         is_active: body.is_active,
     };

@@ -10,3 +10,13 @@ pub enum Patch<T> {
     Clear,
     Set(T),
 }
+
+impl<T> Patch<T> {
+    /// The new value, if one is given.
+    pub fn set(&self) -> Option<&T> {
+        match self {
+            Patch::Set(value) => Some(value),
+            Patch::Unchanged | Patch::Clear => None,
+        }
+    }
+}

@@ -1,9 +1,11 @@
-//! Field rules shared by every request body: pure functions from a JSON value to a typed,
-//! normalized value or a message for the 422 `errors` list.
+//! The checks behind the field rules of `core::fields`: pure functions from a JSON value or a
+//! string to a typed, normalized value or a message for the 422 `errors` list.
 
 use chrono::NaiveDate;
 use serde_json::Value;
 use uuid::Uuid;
+
+use crate::error::FieldError;
 
 pub type FieldResult<T> = Result<T, String>;
 
@@ -45,7 +47,7 @@ fn white_space_class() -> String {
 /// A regex (ECMA-262 and Python compatible) for "no NUL character".
 pub const NO_NUL_PATTERN: &str = r"^[^\u0000]*$";
 
-/// A regex matching exactly the strings [`trimmed_string`] accepts with these bounds (`max`
+/// A regex matching exactly the strings [`trimmed`] accepts with these bounds (`max`
 /// at least 2): a length of `min..=max` characters once the white space around it is
 /// removed, and no NUL anywhere.
 pub fn trimmed_pattern(min: usize, max: usize) -> String {
@@ -61,11 +63,16 @@ pub fn trimmed_pattern(min: usize, max: usize) -> String {
     }
 }
 
-/// Accepts a JSON string, trims it, and checks its length in characters.
-pub fn trimmed_string(value: Value, min: usize, max: usize) -> FieldResult<String> {
-    let Value::String(raw) = value else {
-        return Err("must be a string".into());
-    };
+/// A JSON string, as is.
+pub fn string(value: Value) -> FieldResult<String> {
+    match value {
+        Value::String(raw) => Ok(raw),
+        _ => Err("must be a string".into()),
+    }
+}
+
+/// Trims a string, and checks its length in characters (and that it holds no NUL).
+pub fn trimmed(raw: &str, min: usize, max: usize) -> FieldResult<String> {
     if raw.contains('\0') {
         return Err(NUL_MESSAGE.into());
     }
@@ -84,14 +91,17 @@ pub fn trimmed_string(value: Value, min: usize, max: usize) -> FieldResult<Strin
     Ok(trimmed.to_string())
 }
 
-/// Trims, lower-cases and checks an email address (≤ 254 characters).
+/// The longest email address accepted, in characters.
+pub const EMAIL_MAX: usize = 254;
+
+/// Trims, lower-cases and checks an email address (≤ [`EMAIL_MAX`] characters).
 pub fn normalize_email(raw: &str) -> FieldResult<String> {
     let email = raw.trim().to_lowercase();
     if email.is_empty() {
         return Err("must not be empty".into());
     }
-    if email.chars().count() > 254 {
-        return Err("must be at most 254 characters".into());
+    if email.chars().count() > EMAIL_MAX {
+        return Err(format!("must be at most {EMAIL_MAX} characters"));
     }
     let shape_ok = match email.split_once('@') {
         Some((local, domain)) => {
@@ -108,72 +118,30 @@ pub fn normalize_email(raw: &str) -> FieldResult<String> {
     Ok(email)
 }
 
-pub fn email(value: Value) -> FieldResult<String> {
-    let Value::String(raw) = value else {
-        return Err("must be a string".into());
-    };
-    normalize_email(&raw)
-}
+/// The bounds of a new password, in characters.
+pub const PASSWORD_MIN: usize = 8;
+pub const PASSWORD_MAX: usize = 128;
 
 /// Passwords are taken exactly as given (never trimmed: spaces may be part of them).
 pub fn check_password(password: &str) -> FieldResult<()> {
     let len = password.chars().count();
-    if len < 8 {
-        return Err("must be at least 8 characters".into());
+    if len < PASSWORD_MIN {
+        return Err(format!("must be at least {PASSWORD_MIN} characters"));
     }
-    if len > 128 {
-        return Err("must be at most 128 characters".into());
+    if len > PASSWORD_MAX {
+        return Err(format!("must be at most {PASSWORD_MAX} characters"));
     }
     Ok(())
 }
 
-pub fn password(value: Value) -> FieldResult<String> {
-    let Value::String(raw) = value else {
-        return Err("must be a string".into());
-    };
-    if raw.contains('\0') {
-        return Err(NUL_MESSAGE.into());
-    }
-    check_password(&raw)?;
-    Ok(raw)
-}
-
-/// Any non-empty string, taken as is (e.g. a password to verify, a refresh token).
-pub fn non_empty_string(value: Value) -> FieldResult<String> {
-    match value {
-        Value::String(s) if s.contains('\0') => Err(NUL_MESSAGE.into()),
-        Value::String(s) if !s.is_empty() => Ok(s),
-        Value::String(_) => Err("must not be empty".into()),
-        _ => Err("must be a string".into()),
-    }
-}
-
-pub fn full_name(value: Value) -> FieldResult<String> {
-    trimmed_string(value, 1, 100)
-}
-
-/// Free text such as a description: trimmed, at most `max` characters, may be empty.
-pub fn text(value: Value, max: usize) -> FieldResult<String> {
-    trimmed_string(value, 0, max)
-}
-
-/// A task's labels: up to 20 distinct strings of 1–50 characters (trimmed; order kept).
-pub fn labels(value: Value) -> FieldResult<Vec<String>> {
-    let Value::Array(items) = value else {
-        return Err("must be an array of strings".into());
-    };
-    if items.len() > 20 {
-        return Err("must have at most 20 labels".into());
-    }
-    let mut labels: Vec<String> = Vec::with_capacity(items.len());
-    for (i, item) in items.into_iter().enumerate() {
-        let label = trimmed_string(item, 1, 50).map_err(|m| format!("item {i} {m}"))?;
-        if labels.contains(&label) {
-            return Err(format!("must be distinct (`{label}` repeats)"));
+/// A project's dates: the due date is not before the start date (either may be missing).
+pub fn dates_in_order(start: Option<NaiveDate>, due: Option<NaiveDate>) -> Result<(), FieldError> {
+    match (start, due) {
+        (Some(start), Some(due)) if due < start => {
+            Err(FieldError::new("due_date", "must not be before start_date"))
         }
-        labels.push(label);
+        _ => Ok(()),
     }
-    Ok(labels)
 }
 
 pub fn boolean(value: Value) -> FieldResult<bool> {
@@ -239,11 +207,12 @@ mod tests {
 
     #[test]
     fn strings_are_trimmed_and_measured_in_characters() {
-        assert_eq!(trimmed_string(json!("  ab "), 1, 2), Ok("ab".into()));
-        assert!(trimmed_string(json!("   "), 1, 5).is_err());
-        assert!(trimmed_string(json!("ééé"), 1, 2).is_err());
-        assert_eq!(trimmed_string(json!("éé"), 1, 2), Ok("éé".into()));
-        assert!(trimmed_string(json!(5), 1, 5).is_err());
+        assert_eq!(trimmed("  ab ", 1, 2), Ok("ab".into()));
+        assert!(trimmed("   ", 1, 5).is_err());
+        assert!(trimmed("ééé", 1, 2).is_err());
+        assert_eq!(trimmed("éé", 1, 2), Ok("éé".into()));
+        assert_eq!(trimmed("a\u{0}b", 0, 5), Err(NUL_MESSAGE.into()));
+        assert!(string(json!(5)).is_err());
     }
 
     #[test]
@@ -258,16 +227,6 @@ mod tests {
             "{pattern}"
         );
         assert!(pattern.contains(r"{0,198}"), "{pattern}");
-    }
-
-    #[test]
-    fn strings_with_nul_are_refused() {
-        assert_eq!(
-            trimmed_string(json!("a\u{0}b"), 0, 5),
-            Err(NUL_MESSAGE.into())
-        );
-        assert_eq!(non_empty_string(json!("\u{0}")), Err(NUL_MESSAGE.into()));
-        assert_eq!(password(json!("12345678\u{0}")), Err(NUL_MESSAGE.into()));
     }
 
     #[test]
@@ -288,21 +247,17 @@ mod tests {
         assert!(check_password("1234567").is_err());
         assert!(check_password("12345678").is_ok());
         assert!(check_password(&"x".repeat(129)).is_err());
-        assert_eq!(password(json!(" spaced  ")), Ok(" spaced  ".into()));
     }
 
     #[test]
-    fn labels_are_bounded_distinct_and_trimmed() {
+    fn due_dates_are_not_before_start_dates() {
+        let day = |d| NaiveDate::from_ymd_opt(2026, 11, d);
+        assert!(dates_in_order(day(2), day(2)).is_ok());
+        assert!(dates_in_order(None, day(1)).is_ok());
         assert_eq!(
-            labels(json!([" a ", "b"])),
-            Ok(vec!["a".to_string(), "b".to_string()])
+            dates_in_order(day(2), day(1)).map_err(|e| e.field),
+            Err("due_date".to_string())
         );
-        assert!(labels(json!(["a", " a"])).is_err());
-        assert!(labels(json!([""])).is_err());
-        assert!(labels(json!(["x".repeat(51)])).is_err());
-        assert!(labels(json!((0..21).map(|i| i.to_string()).collect::<Vec<_>>())).is_err());
-        assert!(labels(json!("a")).is_err());
-        assert!(labels(json!([1])).is_err());
     }
 
     #[test]

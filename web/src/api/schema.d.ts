@@ -732,7 +732,10 @@ export interface components {
             status?: components["schemas"]["ProjectStatus"] | null;
             /** Format: date */
             start_date?: string | null;
-            /** Format: date */
+            /**
+             * Format: date
+             * @description Not before `start_date`.
+             */
             due_date?: string | null;
         };
         /**
@@ -1318,9 +1321,15 @@ export interface components {
             /** @description At most 10000 characters once trimmed; no NUL. */
             description?: string;
             status?: components["schemas"]["ProjectStatus"];
-            /** Format: date */
+            /**
+             * Format: date
+             * @description `null` clears it. Not after `due_date` (given or stored).
+             */
             start_date?: string | null;
-            /** Format: date */
+            /**
+             * Format: date
+             * @description `null` clears it. Not before `start_date` (given or stored).
+             */
             due_date?: string | null;
         };
         /**
@@ -1341,7 +1350,10 @@ export interface components {
              */
             assignee_id?: string | null;
             labels?: string[];
-            /** Format: date */
+            /**
+             * Format: date
+             * @description `null` clears it.
+             */
             due_date?: string | null;
         };
         /**

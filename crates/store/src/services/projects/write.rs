@@ -13,16 +13,12 @@ use crate::services::event::{EventData, ProjectData, ProjectRef};
 use crate::state::Store;
 use flowtrack_core::error::{AppError, AppResult};
 use flowtrack_core::patch::Patch;
+use flowtrack_core::validate;
 
 use super::{Project, StatusCounts, view};
 
 fn check_dates(start: Option<NaiveDate>, due: Option<NaiveDate>) -> AppResult<()> {
-    match (start, due) {
-        (Some(start), Some(due)) if due < start => {
-            Err(AppError::field("due_date", "must not be before start_date"))
-        }
-        _ => Ok(()),
-    }
+    validate::dates_in_order(start, due).map_err(|e| AppError::Validation(vec![e]))
 }
 
 pub struct NewProject {
