@@ -11,6 +11,17 @@ pub enum Patch<T> {
     Set(T),
 }
 
+impl<T: Clone> Patch<T> {
+    /// The value after this patch is applied to `current`.
+    pub fn apply_to(&self, current: Option<T>) -> Option<T> {
+        match self {
+            Patch::Unchanged => current,
+            Patch::Clear => None,
+            Patch::Set(value) => Some(value.clone()),
+        }
+    }
+}
+
 impl<T> Patch<T> {
     /// The new value, if one is given.
     pub fn set(&self) -> Option<&T> {

@@ -52,16 +52,7 @@ impl Store {
             .context("connecting to the database (DATABASE_URL)")?;
         db.migrate().await.context("applying migrations")?;
 
-        let secret = match &config.jwt_secret {
-            Some(secret) => secret.clone(),
-            None => settings::get_or_insert(
-                &db.write,
-                settings::JWT_SECRET_KEY,
-                security::generate_secret,
-            )
-            .await
-            .context("loading the generated JWT secret")?,
-        };
+        let secret = signing_secret(&config, &db).await?;
 
         let redis = match &config.redis_url {
             Some(url) => Some(flowtrack_core::redis::connect(url).context("REDIS_URL")?),
@@ -79,15 +70,9 @@ impl Store {
             }
             _ => Bus::in_process(),
         };
-        // Password hashing may use all cores but one: a login storm must leave a core for
-        // everything else (on 2 cores: one hash at a time, the other logins queue).
-        let hashing_threads = std::thread::available_parallelism()
-            .map(|n| n.get().saturating_sub(1).max(1))
-            .unwrap_or(1);
-
         let state = Store(Arc::new(Resources {
             jwt: JwtKeys::new(&secret),
-            passwords: Passwords::new(hashing_threads).map_err(|e| anyhow::anyhow!("{e}"))?,
+            passwords: Passwords::new(hashing_threads()).map_err(|e| anyhow::anyhow!("{e}"))?,
             user_cache: UserCache::new(),
             read_cache: ReadCache::new(),
             report_cache: ReportCache::new(
@@ -112,4 +97,27 @@ impl Store {
         }
         Ok(state)
     }
+}
+
+/// `FLOWTRACK_JWT_SECRET`, or the secret generated once and kept in the database (so every
+/// instance signs with the same one).
+async fn signing_secret(config: &Config, db: &Db) -> anyhow::Result<String> {
+    match &config.jwt_secret {
+        Some(secret) => Ok(secret.clone()),
+        None => settings::get_or_insert(
+            &db.write,
+            settings::JWT_SECRET_KEY,
+            security::generate_secret,
+        )
+        .await
+        .context("loading the generated JWT secret"),
+    }
+}
+
+/// Password hashing may use all cores but one: a login storm must leave a core for
+/// everything else (on 2 cores: one hash at a time, the other logins queue).
+fn hashing_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get().saturating_sub(1).max(1))
+        .unwrap_or(1)
 }

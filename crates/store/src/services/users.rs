@@ -3,8 +3,9 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait,
+    DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -179,27 +180,7 @@ pub async fn apply_changes(
 ) -> AppResult<users::Model> {
     let now = state.clock.now();
     let txn = state.db.write.begin().await?;
-    // A change that may remove an admin first locks every active admin row, in id order, and
-    // only then the target row: two concurrent demotions can neither both pass nor deadlock
-    // (two admins demoting each other at once on PostgreSQL; SQLite runs one writer at a
-    // time anyway).
-    let active_admins = if changes.role.is_some() || changes.is_active.is_some() {
-        users::Entity::find()
-            .filter(users::Column::Role.eq(Role::Admin))
-            .filter(users::Column::IsActive.eq(true))
-            .order_by_asc(users::Column::Id)
-            .lock_exclusive()
-            .all(&txn)
-            .await?
-    } else {
-        Vec::new()
-    };
-    let current = users::Entity::find_by_id(id)
-        .lock_exclusive()
-        .one(&txn)
-        .await?
-        .ok_or(AppError::NotFound)?;
-
+    let (active_admins, current) = lock_for_change(&txn, id, &changes).await?;
     let new_role = changes.role.unwrap_or(current.role);
     let new_active = changes.is_active.unwrap_or(current.is_active);
     if policy::removes_an_admin(current.role, current.is_active, new_role, new_active)
@@ -232,6 +213,34 @@ pub async fn apply_changes(
         active: updated.is_active,
     });
     Ok(updated)
+}
+
+/// Locks the account to change and, when the change may remove an admin, every active admin
+/// row first, in id order: two concurrent demotions can neither both pass nor deadlock (two
+/// admins demoting each other at once on PostgreSQL; SQLite runs one writer at a time
+/// anyway). Answers the active admins and the account.
+async fn lock_for_change(
+    txn: &DatabaseTransaction,
+    id: Uuid,
+    changes: &UserChanges,
+) -> AppResult<(Vec<users::Model>, users::Model)> {
+    let active_admins = if changes.role.is_some() || changes.is_active.is_some() {
+        users::Entity::find()
+            .filter(users::Column::Role.eq(Role::Admin))
+            .filter(users::Column::IsActive.eq(true))
+            .order_by_asc(users::Column::Id)
+            .lock_exclusive()
+            .all(txn)
+            .await?
+    } else {
+        Vec::new()
+    };
+    let current = users::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok((active_admins, current))
 }
 
 /// Changes one's own password after checking the current one; signs out every session.

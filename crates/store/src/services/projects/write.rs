@@ -67,14 +67,6 @@ pub struct ProjectChanges {
     pub due_date: Patch<NaiveDate>,
 }
 
-fn apply_patch<T: Clone>(current: Option<T>, patch: &Patch<T>) -> Option<T> {
-    match patch {
-        Patch::Unchanged => current,
-        Patch::Clear => None,
-        Patch::Set(v) => Some(v.clone()),
-    }
-}
-
 pub async fn update(
     state: &Store,
     actor: &Principal,
@@ -83,8 +75,8 @@ pub async fn update(
 ) -> AppResult<Project> {
     let mut change = ProjectTransaction::begin(state, actor, id, ProjectAction::Edit).await?;
     let current = change.project.clone();
-    let start = apply_patch(current.start_date, &changes.start_date);
-    let due = apply_patch(current.due_date, &changes.due_date);
+    let start = changes.start_date.apply_to(current.start_date);
+    let due = changes.due_date.apply_to(current.due_date);
     check_dates(start, due)?;
 
     let mut changed: Vec<&str> = Vec::new();

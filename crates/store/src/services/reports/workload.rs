@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -81,93 +81,126 @@ pub struct Overview {
     pub tasks: TaskOverview,
 }
 
-/// The tasks assigned to me (done included) in the projects I am a member of.
+/// The tasks assigned to me (done included) in the projects I am a member of, cached under
+/// the day and every project's `event_seq`.
 pub async fn workload(state: &Store, principal: &Principal) -> AppResult<Workload> {
     let db = &state.db.read;
     let today = state.clock.now().date_naive();
-    let member_of: Vec<Uuid> = project_members::Entity::find()
-        .select_only()
-        .column(project_members::Column::ProjectId)
-        .filter(project_members::Column::UserId.eq(principal.id()))
-        .into_tuple()
-        .all(db)
-        .await?;
-    let mut projects: Vec<(Uuid, String, i64)> = if member_of.is_empty() {
-        Vec::new()
-    } else {
-        projects::Entity::find()
-            .select_only()
-            .column(projects::Column::Id)
-            .column(projects::Column::Name)
-            .column(projects::Column::EventSeq)
-            .filter(projects::Column::Id.is_in(member_of))
-            .into_tuple()
-            .all(db)
-            .await?
-    };
-    projects.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+    let user_id = principal.id();
+    let projects = my_projects(db, user_id).await?;
     let version: String = projects
         .iter()
         .map(|(id, _, seq)| format!("{id}:{seq}"))
         .collect::<Vec<_>>()
         .join(",");
-    let key = format!("workload:{}:{today}:{version}", principal.id());
-    let user_id = principal.id();
+    let key = format!("workload:{user_id}:{today}:{version}");
     cached(state, key, async move {
         let ids: Vec<Uuid> = projects.iter().map(|p| p.0).collect();
-        let rows: Vec<(Uuid, TaskStatus, Option<NaiveDate>)> = if ids.is_empty() {
-            Vec::new()
-        } else {
-            tasks::Entity::find()
-                .select_only()
-                .column(tasks::Column::ProjectId)
-                .column(tasks::Column::Status)
-                .column(tasks::Column::DueDate)
-                .filter(tasks::Column::AssigneeId.eq(user_id))
-                .filter(tasks::Column::ProjectId.is_in(ids))
-                .into_tuple()
-                .all(db)
-                .await?
-        };
-        let mut per_project: HashMap<Uuid, (StatusCounts, u64)> = HashMap::new();
-        let mut total = WorkloadTotal {
-            by_status: StatusCounts::default(),
-            overdue: 0,
-        };
-        for (project_id, status, due) in rows {
-            let entry = per_project.entry(project_id).or_default();
-            entry.0.add(status, 1);
-            total.by_status.add(status, 1);
-            if status != TaskStatus::Done && due.is_some_and(|d| d < today) {
-                entry.1 += 1;
-                total.overdue += 1;
-            }
-        }
-        let projects = projects
-            .into_iter()
-            .map(|(project_id, name, _)| {
-                let (by_status, overdue) = per_project.remove(&project_id).unwrap_or_default();
-                WorkloadProject {
-                    project_id,
-                    name,
-                    by_status,
-                    overdue,
-                }
-            })
-            .collect();
-        Ok(Workload {
-            user_id,
-            projects,
-            total,
-        })
+        let rows = assigned_tasks(db, user_id, ids).await?;
+        Ok(count_workload(user_id, projects, rows, today))
     })
     .await
+}
+
+/// The user's projects (id, name, `event_seq`), by name.
+async fn my_projects(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+) -> AppResult<Vec<(Uuid, String, i64)>> {
+    let mut projects: Vec<(Uuid, String, i64)> = projects::Entity::find()
+        .select_only()
+        .column(projects::Column::Id)
+        .column(projects::Column::Name)
+        .column(projects::Column::EventSeq)
+        .filter(projects::Column::Id.in_subquery(project_members::project_ids_of(user_id)))
+        .into_tuple()
+        .all(db)
+        .await?;
+    projects.sort_by(|a, b| a.1.cmp(&b.1).then(a.0.cmp(&b.0)));
+    Ok(projects)
+}
+
+/// (project, status, due date) of the tasks assigned to the user in these projects.
+async fn assigned_tasks(
+    db: &impl ConnectionTrait,
+    user_id: Uuid,
+    project_ids: Vec<Uuid>,
+) -> AppResult<Vec<(Uuid, TaskStatus, Option<NaiveDate>)>> {
+    if project_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(tasks::Entity::find()
+        .select_only()
+        .column(tasks::Column::ProjectId)
+        .column(tasks::Column::Status)
+        .column(tasks::Column::DueDate)
+        .filter(tasks::Column::AssigneeId.eq(user_id))
+        .filter(tasks::Column::ProjectId.is_in(project_ids))
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+fn count_workload(
+    user_id: Uuid,
+    projects: Vec<(Uuid, String, i64)>,
+    rows: Vec<(Uuid, TaskStatus, Option<NaiveDate>)>,
+    today: NaiveDate,
+) -> Workload {
+    let mut per_project: HashMap<Uuid, (StatusCounts, u64)> = HashMap::new();
+    let mut total = WorkloadTotal {
+        by_status: StatusCounts::default(),
+        overdue: 0,
+    };
+    for (project_id, status, due) in rows {
+        let entry = per_project.entry(project_id).or_default();
+        entry.0.add(status, 1);
+        total.by_status.add(status, 1);
+        if status != TaskStatus::Done && due.is_some_and(|d| d < today) {
+            entry.1 += 1;
+            total.overdue += 1;
+        }
+    }
+    let projects = projects
+        .into_iter()
+        .map(|(project_id, name, _)| {
+            let (by_status, overdue) = per_project.remove(&project_id).unwrap_or_default();
+            WorkloadProject {
+                project_id,
+                name,
+                by_status,
+                overdue,
+            }
+        })
+        .collect();
+    Workload {
+        user_id,
+        projects,
+        total,
+    }
 }
 
 /// Counts over the whole server (admin only; not cached: a few grouped counts).
 pub async fn overview(state: &Store) -> AppResult<Overview> {
     let db = &state.db.read;
-    let user_rows: Vec<(Role, bool, i64)> = users::Entity::find()
+    let projects = project_overview(db).await?;
+    let task_status = task_counts(db).await?;
+    Ok(Overview {
+        users: user_overview(db).await?,
+        projects,
+        tasks: TaskOverview {
+            total: task_status.total(),
+            by_status: task_status,
+        },
+    })
+}
+
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+async fn user_overview(db: &impl ConnectionTrait) -> AppResult<UserOverview> {
+    let rows: Vec<(Role, bool, i64)> = users::Entity::find()
         .select_only()
         .column(users::Column::Role)
         .column(users::Column::IsActive)
@@ -182,8 +215,8 @@ pub async fn overview(state: &Store) -> AppResult<Overview> {
         active: 0,
         by_role: RoleCounts::default(),
     };
-    for (role, active, n) in user_rows {
-        let n = u64::try_from(n).unwrap_or(0);
+    for (role, active, n) in rows {
+        let n = count(n);
         users.total += n;
         if active {
             users.active += n;
@@ -193,7 +226,11 @@ pub async fn overview(state: &Store) -> AppResult<Overview> {
             Role::Member => users.by_role.member += n,
         }
     }
-    let project_rows: Vec<(ProjectStatus, i64)> = projects::Entity::find()
+    Ok(users)
+}
+
+async fn project_overview(db: &impl ConnectionTrait) -> AppResult<ProjectOverview> {
+    let rows: Vec<(ProjectStatus, i64)> = projects::Entity::find()
         .select_only()
         .column(projects::Column::Status)
         .column_as(Expr::col(projects::Column::Id).count(), "n")
@@ -202,8 +239,8 @@ pub async fn overview(state: &Store) -> AppResult<Overview> {
         .all(db)
         .await?;
     let mut by_status = ProjectStatusCounts::default();
-    for (status, n) in project_rows {
-        let n = u64::try_from(n).unwrap_or(0);
+    for (status, n) in rows {
+        let n = count(n);
         match status {
             ProjectStatus::Active => by_status.active += n,
             ProjectStatus::OnHold => by_status.on_hold += n,
@@ -211,7 +248,14 @@ pub async fn overview(state: &Store) -> AppResult<Overview> {
             ProjectStatus::Archived => by_status.archived += n,
         }
     }
-    let task_rows: Vec<(TaskStatus, i64)> = tasks::Entity::find()
+    Ok(ProjectOverview {
+        total: by_status.active + by_status.on_hold + by_status.completed + by_status.archived,
+        by_status,
+    })
+}
+
+async fn task_counts(db: &impl ConnectionTrait) -> AppResult<StatusCounts> {
+    let rows: Vec<(TaskStatus, i64)> = tasks::Entity::find()
         .select_only()
         .column(tasks::Column::Status)
         .column_as(Expr::col(tasks::Column::Id).count(), "n")
@@ -219,19 +263,9 @@ pub async fn overview(state: &Store) -> AppResult<Overview> {
         .into_tuple()
         .all(db)
         .await?;
-    let mut task_status = StatusCounts::default();
-    for (status, n) in task_rows {
-        task_status.add(status, u64::try_from(n).unwrap_or(0));
+    let mut by_status = StatusCounts::default();
+    for (status, n) in rows {
+        by_status.add(status, count(n));
     }
-    Ok(Overview {
-        users,
-        projects: ProjectOverview {
-            total: by_status.active + by_status.on_hold + by_status.completed + by_status.archived,
-            by_status,
-        },
-        tasks: TaskOverview {
-            total: task_status.total(),
-            by_status: task_status,
-        },
-    })
+    Ok(by_status)
 }

@@ -2,8 +2,8 @@
 //! only the moved task's fractional `position`.
 
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -101,41 +101,8 @@ pub async fn move_task(
     if_match: IfMatch,
 ) -> AppResult<Task> {
     let (mut change, current) = begin_task_change(state, actor, id, &if_match).await?;
-    let db = &change.txn;
     let status = target.status;
-    let before = match target.before_id {
-        Some(b) => Some(neighbour(db, "before_id", b, &current, status).await?),
-        None => None,
-    };
-    let after = match target.after_id {
-        Some(a) => Some(neighbour(db, "after_id", a, &current, status).await?),
-        None => None,
-    };
-    let (lo, hi) = match (&after, &before) {
-        (Some(after), Some(before)) => {
-            let next = adjacent_position(db, &current, status, &after.position, false).await?;
-            if next.as_deref() != Some(before.position.as_str()) {
-                return Err(AppError::field(
-                    "before_id",
-                    "must be the task directly after after_id",
-                ));
-            }
-            (Some(after.position.clone()), Some(before.position.clone()))
-        }
-        (None, Some(before)) => (
-            adjacent_position(db, &current, status, &before.position, true).await?,
-            Some(before.position.clone()),
-        ),
-        (Some(after), None) => (
-            Some(after.position.clone()),
-            adjacent_position(db, &current, status, &after.position, false).await?,
-        ),
-        (None, None) => (
-            last_position(db, current.project_id, status, Some(current.id)).await?,
-            None,
-        ),
-    };
-    let new_position = position::between(lo.as_deref(), hi.as_deref());
+    let (lo, hi) = gap_for(&change.txn, &current, &target).await?;
     let from = current.status;
     let completed_at = match (from == TaskStatus::Done, status == TaskStatus::Done) {
         (false, true) => Some(change.now),
@@ -144,7 +111,7 @@ pub async fn move_task(
     };
     let mut row: tasks::ActiveModel = current.clone().into();
     row.status = Set(status);
-    row.position = Set(new_position);
+    row.position = Set(position::between(lo.as_deref(), hi.as_deref()));
     row.completed_at = Set(completed_at);
     row.version = Set(current.version + 1);
     row.updated_at = Set(change.now);
@@ -162,4 +129,47 @@ pub async fn move_task(
         .await?;
     change.commit(state).await?;
     Ok(task)
+}
+
+/// The positions the moved task goes between in the target column (`None`: an end of the
+/// column): after `after_id` and/or before `before_id` (both: they must be adjacent), else
+/// at the end.
+async fn gap_for(
+    db: &DatabaseTransaction,
+    current: &tasks::Model,
+    target: &Move,
+) -> AppResult<(Option<String>, Option<String>)> {
+    let status = target.status;
+    let before = match target.before_id {
+        Some(b) => Some(neighbour(db, "before_id", b, current, status).await?),
+        None => None,
+    };
+    let after = match target.after_id {
+        Some(a) => Some(neighbour(db, "after_id", a, current, status).await?),
+        None => None,
+    };
+    Ok(match (&after, &before) {
+        (Some(after), Some(before)) => {
+            let next = adjacent_position(db, current, status, &after.position, false).await?;
+            if next.as_deref() != Some(before.position.as_str()) {
+                return Err(AppError::field(
+                    "before_id",
+                    "must be the task directly after after_id",
+                ));
+            }
+            (Some(after.position.clone()), Some(before.position.clone()))
+        }
+        (None, Some(before)) => (
+            adjacent_position(db, current, status, &before.position, true).await?,
+            Some(before.position.clone()),
+        ),
+        (Some(after), None) => (
+            Some(after.position.clone()),
+            adjacent_position(db, current, status, &after.position, false).await?,
+        ),
+        (None, None) => (
+            last_position(db, current.project_id, status, Some(current.id)).await?,
+            None,
+        ),
+    })
 }

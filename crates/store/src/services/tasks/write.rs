@@ -150,59 +150,24 @@ pub async fn update(
     if_match: IfMatch,
 ) -> AppResult<Task> {
     let (mut change, current) = begin_task_change(state, actor, id, &if_match).await?;
-    let mut changed: Vec<&str> = Vec::new();
-    let mut row: tasks::ActiveModel = current.clone().into();
-    if let Some(title) = changes.title.filter(|t| *t != current.title) {
-        row.title = Set(title);
-        changed.push("title");
+    let mut edit = TaskEdit::new(&current, changes);
+    let assigned = edit.new_assignee(&current);
+    if let Some(assignee) = assigned {
+        ensure_assignee_is_member(&change.txn, current.project_id, assignee).await?;
     }
-    if let Some(d) = changes.description.filter(|d| *d != current.description) {
-        row.description = Set(d);
-        changed.push("description");
-    }
-    if let Some(p) = changes.priority.filter(|p| *p != current.priority) {
-        row.priority = Set(p);
-        changed.push("priority");
-    }
-    let assignee = match changes.assignee_id {
-        Patch::Unchanged => current.assignee_id,
-        Patch::Clear => None,
-        Patch::Set(a) => Some(a),
-    };
-    if assignee != current.assignee_id {
-        if let Some(a) = assignee {
-            ensure_assignee_is_member(&change.txn, current.project_id, a).await?;
-        }
-        row.assignee_id = Set(assignee);
-        changed.push("assignee_id");
-    }
-    let new_labels = changes.labels.filter(|l| *l != current.label_list());
-    if let Some(labels) = &new_labels {
-        row.labels = Set(json!(labels).to_string());
-        changed.push("labels");
-    }
-    let due = match changes.due_date {
-        Patch::Unchanged => current.due_date,
-        Patch::Clear => None,
-        Patch::Set(d) => Some(d),
-    };
-    if due != current.due_date {
-        row.due_date = Set(due);
-        changed.push("due_date");
-    }
-    if changed.is_empty() {
+    if edit.changed.is_empty() {
         change.txn.rollback().await?;
         return Ok(Task::from(&current));
     }
-    row.version = Set(current.version + 1);
-    row.updated_at = Set(change.now);
-    changed.extend(["version", "updated_at"]);
-    let updated = row.update(&change.txn).await?;
-    if let Some(labels) = &new_labels {
+    edit.row.version = Set(current.version + 1);
+    edit.row.updated_at = Set(change.now);
+    edit.changed.extend(["version", "updated_at"]);
+    let updated = edit.row.update(&change.txn).await?;
+    if let Some(labels) = &edit.labels {
         replace_labels(&change.txn, id, labels).await?;
     }
     let task = Task::from(&updated);
-    if let Some(assignee) = assignee.filter(|a| Some(*a) != current.assignee_id) {
+    if let Some(assignee) = assigned {
         let message = assigned_message(&change, &task.title);
         change
             .notify(assignee, NotificationKind::TaskAssigned, Some(id), message)
@@ -210,15 +175,67 @@ pub async fn update(
     }
     change
         .record(ChangeRecord {
-            details: json!({"changes": changed}),
+            details: json!({"changes": edit.changed}),
             data: EventData::TaskUpdated(TaskUpdate {
                 task: task.clone(),
-                changes: changed.iter().map(|c| c.to_string()).collect(),
+                changes: edit.changed.iter().map(|c| c.to_string()).collect(),
             }),
         })
         .await?;
     change.commit(state).await?;
     Ok(task)
+}
+
+/// A task row with the requested changes applied, and the fields that really change (a
+/// value equal to the stored one is not a change).
+struct TaskEdit {
+    row: tasks::ActiveModel,
+    changed: Vec<&'static str>,
+    assignee: Option<Uuid>,
+    /// The new labels, when they change (they also live in `task_labels`).
+    labels: Option<Vec<String>>,
+}
+
+impl TaskEdit {
+    fn new(current: &tasks::Model, changes: TaskChanges) -> Self {
+        let mut edit = Self {
+            row: current.clone().into(),
+            changed: Vec::new(),
+            assignee: changes.assignee_id.apply_to(current.assignee_id),
+            labels: changes.labels.filter(|l| *l != current.label_list()),
+        };
+        if let Some(title) = changes.title.filter(|t| *t != current.title) {
+            edit.row.title = Set(title);
+            edit.changed.push("title");
+        }
+        if let Some(d) = changes.description.filter(|d| *d != current.description) {
+            edit.row.description = Set(d);
+            edit.changed.push("description");
+        }
+        if let Some(p) = changes.priority.filter(|p| *p != current.priority) {
+            edit.row.priority = Set(p);
+            edit.changed.push("priority");
+        }
+        if edit.assignee != current.assignee_id {
+            edit.row.assignee_id = Set(edit.assignee);
+            edit.changed.push("assignee_id");
+        }
+        if let Some(labels) = &edit.labels {
+            edit.row.labels = Set(json!(labels).to_string());
+            edit.changed.push("labels");
+        }
+        let due = changes.due_date.apply_to(current.due_date);
+        if due != current.due_date {
+            edit.row.due_date = Set(due);
+            edit.changed.push("due_date");
+        }
+        edit
+    }
+
+    /// The assignee, when the edit assigns the task to someone new.
+    fn new_assignee(&self, current: &tasks::Model) -> Option<Uuid> {
+        self.assignee.filter(|a| Some(*a) != current.assignee_id)
+    }
 }
 
 pub async fn delete(
