@@ -1,33 +1,12 @@
 //! Project membership and per-project roles.
 
 use sea_orm::entity::prelude::*;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
-use flowtrack_core::validate::ApiEnum;
-
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize, ToSchema,
-)]
-#[sea_orm(rs_type = "String", db_type = "Text")]
-#[serde(rename_all = "snake_case")]
-pub enum ProjectRole {
-    #[sea_orm(string_value = "owner")]
-    Owner,
-    #[sea_orm(string_value = "editor")]
-    Editor,
-    #[sea_orm(string_value = "viewer")]
-    Viewer,
-}
-
-impl ApiEnum for ProjectRole {
-    const ALL: &'static [Self] = &[Self::Owner, Self::Editor, Self::Viewer];
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Owner => "owner",
-            Self::Editor => "editor",
-            Self::Viewer => "viewer",
-        }
+api_enum! {
+    pub enum ProjectRole {
+        Owner = "owner",
+        Editor = "editor",
+        Viewer = "viewer",
     }
 }
 

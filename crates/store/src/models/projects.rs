@@ -1,36 +1,13 @@
 //! Projects. `event_seq` is the seq of the project's latest event (see `events`).
 
 use sea_orm::entity::prelude::*;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
-use flowtrack_core::validate::ApiEnum;
-
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize, ToSchema,
-)]
-#[sea_orm(rs_type = "String", db_type = "Text")]
-#[serde(rename_all = "snake_case")]
-pub enum ProjectStatus {
-    #[sea_orm(string_value = "active")]
-    Active,
-    #[sea_orm(string_value = "on_hold")]
-    OnHold,
-    #[sea_orm(string_value = "completed")]
-    Completed,
-    #[sea_orm(string_value = "archived")]
-    Archived,
-}
-
-impl ApiEnum for ProjectStatus {
-    const ALL: &'static [Self] = &[Self::Active, Self::OnHold, Self::Completed, Self::Archived];
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::OnHold => "on_hold",
-            Self::Completed => "completed",
-            Self::Archived => "archived",
-        }
+api_enum! {
+    pub enum ProjectStatus {
+        Active = "active",
+        OnHold = "on_hold",
+        Completed = "completed",
+        Archived = "archived",
     }
 }
 

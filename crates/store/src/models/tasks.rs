@@ -2,87 +2,24 @@
 //! indexes it for filtering.
 
 use sea_orm::entity::prelude::*;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
-use flowtrack_core::validate::ApiEnum;
-
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    EnumIter,
-    DeriveActiveEnum,
-    Serialize,
-    Deserialize,
-    ToSchema,
-)]
-#[sea_orm(rs_type = "String", db_type = "Text")]
-#[serde(rename_all = "snake_case")]
-pub enum TaskStatus {
-    #[sea_orm(string_value = "todo")]
-    Todo,
-    #[sea_orm(string_value = "in_progress")]
-    InProgress,
-    #[sea_orm(string_value = "review")]
-    Review,
-    #[sea_orm(string_value = "done")]
-    Done,
-}
-
-impl ApiEnum for TaskStatus {
-    /// Board order.
-    const ALL: &'static [Self] = &[Self::Todo, Self::InProgress, Self::Review, Self::Done];
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Todo => "todo",
-            Self::InProgress => "in_progress",
-            Self::Review => "review",
-            Self::Done => "done",
-        }
+// In board order (ApiEnum::ALL).
+api_enum! {
+    pub enum TaskStatus {
+        Todo = "todo",
+        InProgress = "in_progress",
+        Review = "review",
+        Done = "done",
     }
 }
 
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    EnumIter,
-    DeriveActiveEnum,
-    Serialize,
-    Deserialize,
-    ToSchema,
-)]
-#[sea_orm(rs_type = "String", db_type = "Text")]
-#[serde(rename_all = "snake_case")]
-pub enum Priority {
-    #[sea_orm(string_value = "low")]
-    Low,
-    #[sea_orm(string_value = "medium")]
-    Medium,
-    #[sea_orm(string_value = "high")]
-    High,
-    #[sea_orm(string_value = "urgent")]
-    Urgent,
-}
-
-impl ApiEnum for Priority {
-    /// Rank order.
-    const ALL: &'static [Self] = &[Self::Low, Self::Medium, Self::High, Self::Urgent];
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Low => "low",
-            Self::Medium => "medium",
-            Self::High => "high",
-            Self::Urgent => "urgent",
-        }
+// In rank order (ApiEnum::ALL).
+api_enum! {
+    pub enum Priority {
+        Low = "low",
+        Medium = "medium",
+        High = "high",
+        Urgent = "urgent",
     }
 }
 

@@ -1,30 +1,11 @@
 //! Accounts.
 
 use sea_orm::entity::prelude::*;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
-use flowtrack_core::validate::ApiEnum;
-
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, EnumIter, DeriveActiveEnum, Serialize, Deserialize, ToSchema,
-)]
-#[sea_orm(rs_type = "String", db_type = "Text")]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    #[sea_orm(string_value = "admin")]
-    Admin,
-    #[sea_orm(string_value = "member")]
-    Member,
-}
-
-impl ApiEnum for Role {
-    const ALL: &'static [Self] = &[Self::Admin, Self::Member];
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Admin => "admin",
-            Self::Member => "member",
-        }
+api_enum! {
+    pub enum Role {
+        Admin = "admin",
+        Member = "member",
     }
 }
 
