@@ -26,6 +26,24 @@ pub struct Window {
     pub retry_after_secs: u64,
 }
 
+/// The local counter of `key` (count, end of its window), a new window opened when none is.
+fn open_window<'a>(
+    map: &'a mut HashMap<String, (u64, DateTime<Utc>)>,
+    key: &str,
+    now: DateTime<Utc>,
+    window: TimeDelta,
+) -> &'a mut (u64, DateTime<Utc>) {
+    if map.len() > 100_000 {
+        // Bound memory under a flood of distinct keys: drop closed windows.
+        map.retain(|_, (_, reset)| *reset > now);
+    }
+    let entry = map.entry(key.to_string()).or_insert((0, now));
+    if entry.1 <= now {
+        *entry = (0, now + window);
+    }
+    entry
+}
+
 enum Store {
     Local(Mutex<HashMap<String, (u64, DateTime<Utc>)>>),
     Redis {
@@ -157,13 +175,7 @@ impl Counters {
         match &self.store {
             Store::Local(map) => {
                 let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
-                if map.len() > 100_000 {
-                    map.retain(|_, (_, reset)| *reset > now);
-                }
-                let entry = map.entry(key.to_string()).or_insert((0, now));
-                if entry.1 <= now {
-                    *entry = (0, now + window_delta);
-                }
+                let entry = open_window(&mut map, key, now, window_delta);
                 if entry.0 >= limit {
                     return Err(Window {
                         count: entry.0,
@@ -236,14 +248,7 @@ impl Counters {
         match &self.store {
             Store::Local(map) => {
                 let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
-                if map.len() > 100_000 {
-                    // Bound memory under a flood of distinct keys: drop closed windows.
-                    map.retain(|_, (_, reset)| *reset > now);
-                }
-                let entry = map.entry(key.to_string()).or_insert((0, now));
-                if entry.1 <= now {
-                    *entry = (0, now + window_delta);
-                }
+                let entry = open_window(&mut map, key, now, window_delta);
                 entry.0 += 1;
             }
             Store::Redis { conn, prefix } => {

@@ -161,6 +161,19 @@ fn legend(svg: &mut String, series: &[Series<'_>]) {
     }
 }
 
+/// A chart's document opened with its title and axes, for values up to `max` tasks.
+fn start(title: &str, dates: &[NaiveDate], max: u64) -> (String, Frame) {
+    let (y_max, step) = axis(max);
+    let frame = Frame {
+        dates: dates.to_vec(),
+        y_max,
+    };
+    let mut svg = String::with_capacity(8192);
+    open(&mut svg, title);
+    axes(&mut svg, &frame, step, "Tasks");
+    (svg, frame)
+}
+
 /// A stacked-area chart: the first series at the top of the stack, the last at the bottom
 /// (so `done` lies at the bottom of a cumulative-flow diagram, as is customary).
 pub fn stacked_area(title: &str, dates: &[NaiveDate], series: &[Series<'_>]) -> String {
@@ -172,14 +185,7 @@ pub fn stacked_area(title: &str, dates: &[NaiveDate], series: &[Series<'_>]) -> 
                 .sum()
         })
         .collect();
-    let (y_max, step) = axis(totals.iter().copied().max().unwrap_or(0));
-    let frame = Frame {
-        dates: dates.to_vec(),
-        y_max,
-    };
-    let mut svg = String::with_capacity(8192);
-    open(&mut svg, title);
-    axes(&mut svg, &frame, step, "Tasks");
+    let (mut svg, frame) = start(title, dates, totals.iter().copied().max().unwrap_or(0));
     // Cumulative from the bottom (last series) up.
     let mut base = vec![0u64; dates.len()];
     for s in series.iter().rev() {
@@ -212,14 +218,7 @@ pub fn lines(title: &str, dates: &[NaiveDate], series: &[Series<'_>]) -> String 
         .flat_map(|s| s.values.iter().copied())
         .max()
         .unwrap_or(0);
-    let (y_max, step) = axis(max);
-    let frame = Frame {
-        dates: dates.to_vec(),
-        y_max,
-    };
-    let mut svg = String::with_capacity(8192);
-    open(&mut svg, title);
-    axes(&mut svg, &frame, step, "Tasks");
+    let (mut svg, frame) = start(title, dates, max);
     for s in series {
         let mut points = String::new();
         for (i, v) in s.values.iter().enumerate() {
