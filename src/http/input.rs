@@ -1,8 +1,9 @@
-//! Request bodies and query strings: read, check and turn into typed values, collecting
-//! *every* offending field for the 422 answer.
+//! What every request body and query string goes through before it is read.
 //!
 //! A JSON body is checked here (content type, size, syntax: an object), then read into its
-//! type, declared with `core::body::request_body!`, which reports every offending field.
+//! type, declared with `http::body::request_body!`, which reports every offending field. A
+//! query string is split here into name → value ([`Query`]), then read by the parameter set
+//! declared with `http::query::query_params!`.
 
 use std::collections::HashMap;
 
@@ -11,11 +12,9 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, header, request::Parts};
 use serde_json::{Map, Value};
 
-use crate::http::problem::{ApiError, ApiResult};
-use flowtrack_core::error::{AppError, FieldError};
-use flowtrack_core::pagination::{self, PageRequest};
+use crate::http::problem::ApiError;
+use flowtrack_core::error::AppError;
 pub use flowtrack_core::patch::Patch;
-use flowtrack_core::validate;
 
 /// The largest request body accepted (docs/api.md: over 1 MiB → 413).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -108,91 +107,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Query {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw)
             .map_err(|_| AppError::BadRequest("The query string is malformed.".into()))?;
         Ok(Query(pairs.into_iter().collect()))
-    }
-}
-
-/// Reads typed query parameters, collecting every problem like a body's reader. Unknown
-/// parameters are ignored (clients add cache busters).
-pub struct QueryReader {
-    params: HashMap<String, String>,
-    errors: Vec<FieldError>,
-}
-
-impl QueryReader {
-    pub fn new(query: Query) -> Self {
-        Self {
-            params: query.0,
-            errors: Vec::new(),
-        }
-    }
-
-    /// The raw value of a free-text parameter, if given (empty counts as not given). A value
-    /// holding NUL is recorded as a problem.
-    pub fn raw(&mut self, name: &str) -> Option<String> {
-        let value = self.params.get(name).filter(|v| !v.is_empty())?.clone();
-        if value.contains('\0') {
-            self.errors
-                .push(FieldError::new(name, validate::NUL_MESSAGE));
-            return None;
-        }
-        Some(value)
-    }
-
-    /// A typed parameter: absent is `None`; present, it must parse (an empty value too is a
-    /// problem: `?status=` names no status).
-    pub fn get<T>(
-        &mut self,
-        name: &str,
-        parse: impl FnOnce(&str) -> Result<T, String>,
-    ) -> Option<T> {
-        let raw = self.params.get(name)?.clone();
-        let result = if raw.is_empty() {
-            Err("must not be empty".to_string())
-        } else {
-            parse(&raw)
-        };
-        match result {
-            Ok(v) => Some(v),
-            Err(message) => {
-                self.errors.push(FieldError::new(name, message));
-                None
-            }
-        }
-    }
-
-    pub fn finish(self) -> Result<(), AppError> {
-        if self.errors.is_empty() {
-            Ok(())
-        } else {
-            Err(AppError::Validation(self.errors))
-        }
-    }
-}
-
-/// Reads a page request from the query string.
-pub trait ReadPage: Sized {
-    /// Reads `limit` (a 422 on the reader when invalid) and `cursor` (400 when invalid).
-    fn read(query: &mut QueryReader) -> ApiResult<Self>;
-}
-
-impl ReadPage for PageRequest {
-    fn read(query: &mut QueryReader) -> ApiResult<Self> {
-        let limit = query
-            .get("limit", pagination::parse_limit)
-            .unwrap_or(pagination::DEFAULT_LIMIT);
-        let after = query
-            .raw("cursor")
-            .map(|c| pagination::decode_cursor(&c))
-            .transpose()?;
-        Ok(Self { limit, after })
-    }
-}
-
-pub fn query_bool(raw: &str) -> Result<bool, String> {
-    match raw {
-        "true" | "1" => Ok(true),
-        "false" | "0" => Ok(false),
-        _ => Err("must be true or false".into()),
     }
 }
 

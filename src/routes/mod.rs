@@ -15,3 +15,16 @@ pub mod users;
 pub mod webapp;
 
 pub use crate::http::path::{PathId, PathIds};
+
+use crate::http::query::{Cursor, Limit, query_params};
+
+query_params! {
+    /// The query string of a list that only pages.
+    pub struct PageParams {
+        /// 1–200, default 50.
+        #[param(schema_with = schema::limit)]
+        pub limit: Option<Limit>,
+        #[param(schema_with = schema::cursor)]
+        pub cursor: Option<Cursor>,
+    }
+}

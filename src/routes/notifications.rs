@@ -2,15 +2,14 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::auth::AuthUser;
-use crate::http::input::{Query, QueryReader, ReadPage, query_bool};
 use crate::http::problem::{ApiResult, Problem};
+use crate::http::query::{self, Cursor, Limit, Params, query_params};
 use crate::routes::{PathId, schema};
 use crate::state::AppState;
-use flowtrack_core::pagination::{Page, PageRequest};
+use flowtrack_core::pagination::Page;
 use flowtrack_store::services::notifications::{self as service, Notification};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -20,18 +19,17 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(read_one))
 }
 
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)] // documentation of the query string, read by `QueryReader`
-pub struct NotificationParams {
-    /// `true`: only unread notifications.
-    #[param(nullable = false)]
-    unread: Option<bool>,
-    /// 1–200, default 50.
-    #[param(schema_with = schema::limit)]
-    limit: Option<u64>,
-    #[param(schema_with = schema::cursor)]
-    cursor: Option<String>,
+query_params! {
+    pub struct NotificationParams {
+        /// `true`: only unread notifications.
+        #[param(nullable = false)]
+        pub unread: Option<bool>,
+        /// 1–200, default 50.
+        #[param(schema_with = schema::limit)]
+        pub limit: Option<Limit>,
+        #[param(schema_with = schema::cursor)]
+        pub cursor: Option<Cursor>,
+    }
 }
 
 /// My notifications, newest first.
@@ -55,12 +53,10 @@ pub struct NotificationParams {
 async fn list_notifications(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
-    query: Query,
+    Params(p): Params<NotificationParams>,
 ) -> ApiResult<axum::Json<Page<Notification>>> {
-    let mut q = QueryReader::new(query);
-    let page = PageRequest::read(&mut q)?;
-    let unread = q.get("unread", query_bool).unwrap_or(false);
-    q.finish()?;
+    let page = query::page(p.limit, p.cursor);
+    let unread = p.unread.unwrap_or(false);
     Ok(axum::Json(service::list(&state, &me, unread, page).await?))
 }
 

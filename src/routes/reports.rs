@@ -7,15 +7,13 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use serde::Serialize;
-use utoipa::IntoParams;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::auth::{AdminUser, AuthUser};
-use crate::http::input::{Query, QueryReader};
 use crate::http::problem::{ApiResult, Problem};
+use crate::http::query::{ParamError, Params, QueryValue, query_params};
 use crate::routes::{PathId, schema};
 use crate::state::AppState;
-use flowtrack_core::validate;
 use flowtrack_store::services::reports::export::{AsChart, AsTable};
 use flowtrack_store::services::reports::{
     self as service, Burndown, CumulativeFlow, Overview, Summary, Workload,
@@ -30,43 +28,68 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(overview))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
+/// The `format` of a report that has no chart.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum TableFormat {
+    #[default]
     Json,
     Csv,
+}
+
+impl QueryValue for TableFormat {
+    fn parse(raw: &str) -> Result<Self, ParamError> {
+        match raw {
+            "json" => Ok(Self::Json),
+            "csv" => Ok(Self::Csv),
+            _ => Err("must be json or csv".into()),
+        }
+    }
+}
+
+/// The `format` of a report that can also be a chart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChartFormat {
+    Table(TableFormat),
     Svg,
 }
 
-/// Reads `format`; `svg` only where a chart exists.
-fn read_format(q: &mut QueryReader, svg_allowed: bool) -> Format {
-    let allowed = if svg_allowed {
-        "must be json, csv or svg"
-    } else {
-        "must be json or csv"
-    };
-    q.get("format", |raw| match raw {
-        "json" => Ok(Format::Json),
-        "csv" => Ok(Format::Csv),
-        "svg" if svg_allowed => Ok(Format::Svg),
-        _ => Err(allowed.to_string()),
-    })
-    .unwrap_or(Format::Json)
+impl Default for ChartFormat {
+    fn default() -> Self {
+        Self::Table(TableFormat::Json)
+    }
 }
 
-fn read_range(q: &mut QueryReader) -> (Option<NaiveDate>, Option<NaiveDate>) {
-    (
-        q.get("from", validate::parse_date),
-        q.get("to", validate::parse_date),
-    )
+impl QueryValue for ChartFormat {
+    fn parse(raw: &str) -> Result<Self, ParamError> {
+        match raw {
+            "svg" => Ok(Self::Svg),
+            _ => TableFormat::parse(raw)
+                .map(Self::Table)
+                .map_err(|_| "must be json, csv or svg".into()),
+        }
+    }
 }
 
-/// The query of a chart report: `format` (json, csv or svg), `from`, `to`.
-fn read_chart_query(query: Query) -> ApiResult<(Format, Option<NaiveDate>, Option<NaiveDate>)> {
-    let mut q = QueryReader::new(query);
-    let format = read_format(&mut q, true);
-    let (from, to) = read_range(&mut q);
-    q.finish()?;
-    Ok((format, from, to))
+query_params! {
+    pub struct FormatParams {
+        /// `json` (default) or `csv`.
+        #[param(schema_with = schema::table_format)]
+        pub format: Option<TableFormat>,
+    }
+}
+
+query_params! {
+    pub struct RangeParams {
+        /// First day (inclusive, UTC); default 29 days before `to`. Not after `to`.
+        #[param(schema_with = schema::date)]
+        pub from: Option<NaiveDate>,
+        /// Last day (inclusive, UTC); default today. At most 366 days in all.
+        #[param(schema_with = schema::date)]
+        pub to: Option<NaiveDate>,
+        /// `json` (default), `csv` or `svg` (a chart).
+        #[param(schema_with = schema::chart_format)]
+        pub format: Option<ChartFormat>,
+    }
 }
 
 fn attachment(content_type: &'static str, disposition: String, body: String) -> Response {
@@ -80,63 +103,31 @@ fn attachment(content_type: &'static str, disposition: String, body: String) -> 
 }
 
 /// A report as JSON or as a CSV download named `<stem>.csv`.
-fn table_response<R: Serialize + AsTable>(format: Format, stem: &str, report: R) -> Response {
+fn table_response<R: Serialize + AsTable>(format: TableFormat, stem: &str, report: R) -> Response {
     match format {
-        Format::Csv => attachment(
+        TableFormat::Csv => attachment(
             "text/csv; charset=utf-8",
             format!("attachment; filename=\"{stem}.csv\""),
             report.table().to_csv(),
         ),
-        Format::Json | Format::Svg => axum::Json(report).into_response(),
+        TableFormat::Json => axum::Json(report).into_response(),
     }
 }
 
 /// A chart report as JSON, a CSV download, or an SVG chart shown inline.
 fn chart_response<R: Serialize + AsTable + AsChart>(
-    format: Format,
+    format: ChartFormat,
     stem: &str,
     report: R,
 ) -> Response {
     match format {
-        Format::Svg => attachment(
+        ChartFormat::Svg => attachment(
             "image/svg+xml",
             format!("inline; filename=\"{stem}.svg\""),
             report.chart(),
         ),
-        Format::Json | Format::Csv => table_response(format, stem, report),
+        ChartFormat::Table(format) => table_response(format, stem, report),
     }
-}
-
-/// Reads `format` (json or csv) as the only parameter.
-fn read_table_query(query: Query) -> ApiResult<Format> {
-    let mut q = QueryReader::new(query);
-    let format = read_format(&mut q, false);
-    q.finish()?;
-    Ok(format)
-}
-
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)] // documentation of the query string, read by `QueryReader`
-pub struct FormatParams {
-    /// `json` (default) or `csv`.
-    #[param(schema_with = schema::table_format)]
-    format: Option<String>,
-}
-
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)] // documentation of the query string, read by `QueryReader`
-pub struct RangeParams {
-    /// First day (inclusive, UTC); default 29 days before `to`. Not after `to`.
-    #[param(schema_with = schema::date)]
-    from: Option<NaiveDate>,
-    /// Last day (inclusive, UTC); default today. At most 366 days in all.
-    #[param(schema_with = schema::date)]
-    to: Option<NaiveDate>,
-    /// `json` (default), `csv` or `svg` (a chart).
-    #[param(schema_with = schema::chart_format)]
-    format: Option<String>,
 }
 
 /// Project summary: counts by status, priority and assignee; overdue; completion; median
@@ -159,11 +150,14 @@ async fn summary(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     PathId(id): PathId,
-    query: Query,
+    Params(p): Params<FormatParams>,
 ) -> ApiResult<Response> {
-    let format = read_table_query(query)?;
     let summary = service::summary(&state, &me, id).await?;
-    Ok(table_response(format, &format!("summary-{id}"), summary))
+    Ok(table_response(
+        p.format.unwrap_or_default(),
+        &format!("summary-{id}"),
+        summary,
+    ))
 }
 
 /// Cumulative flow: per day, the tasks in each status at the end of the day.
@@ -186,12 +180,11 @@ async fn cumulative_flow(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     PathId(id): PathId,
-    query: Query,
+    Params(p): Params<RangeParams>,
 ) -> ApiResult<Response> {
-    let (format, from, to) = read_chart_query(query)?;
-    let report = service::cumulative_flow(&state, &me, id, from, to).await?;
+    let report = service::cumulative_flow(&state, &me, id, p.from, p.to).await?;
     let stem = format!("cumulative-flow-{id}-{}-{}", report.from, report.to);
-    Ok(chart_response(format, &stem, report))
+    Ok(chart_response(p.format.unwrap_or_default(), &stem, report))
 }
 
 /// Burndown: per day, open (not done) and done tasks at the end of the day.
@@ -214,12 +207,11 @@ async fn burndown(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     PathId(id): PathId,
-    query: Query,
+    Params(p): Params<RangeParams>,
 ) -> ApiResult<Response> {
-    let (format, from, to) = read_chart_query(query)?;
-    let report = service::burndown(&state, &me, id, from, to).await?;
+    let report = service::burndown(&state, &me, id, p.from, p.to).await?;
     let stem = format!("burndown-{id}-{}-{}", report.from, report.to);
-    Ok(chart_response(format, &stem, report))
+    Ok(chart_response(p.format.unwrap_or_default(), &stem, report))
 }
 
 /// My workload: the tasks assigned to me (done included), by project.
@@ -239,12 +231,15 @@ async fn burndown(
 async fn workload(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
-    query: Query,
+    Params(p): Params<FormatParams>,
 ) -> ApiResult<Response> {
-    let format = read_table_query(query)?;
     let workload = service::workload(&state, &me).await?;
     let stem = format!("workload-{}", workload.user_id);
-    Ok(table_response(format, &stem, workload))
+    Ok(table_response(
+        p.format.unwrap_or_default(),
+        &stem,
+        workload,
+    ))
 }
 
 /// Server overview (admin only): users, projects and tasks by status.
@@ -265,11 +260,10 @@ async fn workload(
 async fn overview(
     State(state): State<AppState>,
     AdminUser(_admin): AdminUser,
-    query: Query,
+    Params(p): Params<FormatParams>,
 ) -> ApiResult<Response> {
-    let format = read_table_query(query)?;
     Ok(table_response(
-        format,
+        p.format.unwrap_or_default(),
         "overview",
         service::overview(&state).await?,
     ))

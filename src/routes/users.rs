@@ -2,18 +2,18 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::auth::{AdminUser, AuthUser};
 use crate::http::body::{patch_body, request_body};
 use crate::http::fields::{Email, FullName, NewPassword, Secret};
-use crate::http::input::{Json, Query, QueryReader, ReadPage, query_bool};
+use crate::http::input::Json;
 use crate::http::problem::{ApiResult, Problem};
+use crate::http::query::{self, Cursor, Limit, Params, query_params};
 use crate::routes::{PathId, schema};
 use crate::state::AppState;
-use flowtrack_core::pagination::{Page, PageRequest};
-use flowtrack_core::validate::ApiEnum;
+use flowtrack_core::pagination::Page;
 use flowtrack_store::models::users::Role;
 use flowtrack_store::services::users::{self as service, NewUser, User, UserChanges, UserFilter};
 
@@ -109,24 +109,23 @@ async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Query parameters of `GET /users`.
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)] // documentation of the query string, read by `QueryReader`
-pub struct UserListParams {
-    /// Case-insensitive substring of the email or full name.
-    #[param(schema_with = schema::query_text)]
-    q: Option<String>,
-    #[param(nullable = false)]
-    role: Option<Role>,
-    #[param(nullable = false)]
-    is_active: Option<bool>,
-    /// 1–200, default 50.
-    #[param(schema_with = schema::limit)]
-    limit: Option<u64>,
-    /// `next_cursor` of the previous page.
-    #[param(schema_with = schema::cursor)]
-    cursor: Option<String>,
+query_params! {
+    /// Query parameters of `GET /users`.
+    pub struct UserListParams {
+        /// Case-insensitive substring of the email or full name.
+        #[param(schema_with = schema::query_text)]
+        pub q: Option<String>,
+        #[param(nullable = false)]
+        pub role: Option<Role>,
+        #[param(nullable = false)]
+        pub is_active: Option<bool>,
+        /// 1–200, default 50.
+        #[param(schema_with = schema::limit)]
+        pub limit: Option<Limit>,
+        /// `next_cursor` of the previous page.
+        #[param(schema_with = schema::cursor)]
+        pub cursor: Option<Cursor>,
+    }
 }
 
 /// List users (admin only).
@@ -145,16 +144,14 @@ pub struct UserListParams {
 async fn list_users(
     State(state): State<AppState>,
     AdminUser(_admin): AdminUser,
-    query: Query,
+    Params(p): Params<UserListParams>,
 ) -> ApiResult<axum::Json<Page<User>>> {
-    let mut q = QueryReader::new(query);
-    let page = PageRequest::read(&mut q)?;
+    let page = query::page(p.limit, p.cursor);
     let filter = UserFilter {
-        q: q.raw("q"),
-        role: q.get("role", |raw| Role::parse(raw).ok_or_else(Role::expected)),
-        is_active: q.get("is_active", query_bool),
+        q: p.q,
+        role: p.role,
+        is_active: p.is_active,
     };
-    q.finish()?;
     Ok(axum::Json(service::list(&state, filter, page).await?))
 }
 

@@ -1,30 +1,33 @@
-//! `/projects/*`: projects, their members, progress, board and activity.
+//! `/projects/*`: projects, their progress, board and activity; the members are in
+//! [`members`].
+
+mod members;
 
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use chrono::NaiveDate;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
-use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::http::body::{patch_body, request_body};
-use crate::http::fields::{Description, Email, Name};
-use crate::http::input::{Json, Patch, Query, QueryReader, ReadPage};
+use crate::http::fields::{Description, Name};
+use crate::http::input::{Json, Patch};
 use crate::http::problem::{ApiResult, Problem};
-use crate::routes::{PathId, PathIds, schema};
+use crate::http::query::{self, Cursor, Limit, Params, query_params};
+use crate::routes::{PageParams, PathId, schema};
 use crate::state::AppState;
-use flowtrack_core::error::{AppError, FieldError};
-use flowtrack_core::pagination::{Page, PageRequest};
-use flowtrack_core::validate::{self, ApiEnum};
-use flowtrack_store::models::project_members::ProjectRole;
+use flowtrack_core::error::FieldError;
+use flowtrack_core::pagination::Page;
+use flowtrack_core::validate;
 use flowtrack_store::models::projects::ProjectStatus;
 use flowtrack_store::services::activity::{self, ActivityLog};
-use flowtrack_store::services::members::{self, Member, MemberRef};
 use flowtrack_store::services::projects::{
     self as service, Board, NewProject, Project, ProjectChanges, ProjectFilter, ProjectProgress,
 };
+
+pub use members::{AddMemberRequest, UpdateMemberRequest};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -32,8 +35,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_project, update_project, delete_project))
         .routes(routes!(get_progress))
         .routes(routes!(get_board))
-        .routes(routes!(list_members, add_member))
-        .routes(routes!(update_member, remove_member))
+        .routes(routes!(members::list_members, members::add_member))
+        .routes(routes!(members::update_member, members::remove_member))
         .routes(routes!(project_activity))
 }
 
@@ -96,20 +99,19 @@ async fn create_project(
     ))
 }
 
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)] // documentation of the query string, read by `QueryReader`
-pub struct ProjectListParams {
-    #[param(nullable = false)]
-    status: Option<ProjectStatus>,
-    /// Case-insensitive substring of the name or description.
-    #[param(schema_with = schema::query_text)]
-    q: Option<String>,
-    /// 1–200, default 50.
-    #[param(schema_with = schema::limit)]
-    limit: Option<u64>,
-    #[param(schema_with = schema::cursor)]
-    cursor: Option<String>,
+query_params! {
+    pub struct ProjectListParams {
+        #[param(nullable = false)]
+        pub status: Option<ProjectStatus>,
+        /// Case-insensitive substring of the name or description.
+        #[param(schema_with = schema::query_text)]
+        pub q: Option<String>,
+        /// 1–200, default 50.
+        #[param(schema_with = schema::limit)]
+        pub limit: Option<Limit>,
+        #[param(schema_with = schema::cursor)]
+        pub cursor: Option<Cursor>,
+    }
 }
 
 /// Projects the caller is a member of (admins: all), newest first.
@@ -127,17 +129,13 @@ pub struct ProjectListParams {
 async fn list_projects(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
-    query: Query,
+    Params(p): Params<ProjectListParams>,
 ) -> ApiResult<axum::Json<Page<Project>>> {
-    let mut q = QueryReader::new(query);
-    let page = PageRequest::read(&mut q)?;
+    let page = query::page(p.limit, p.cursor);
     let filter = ProjectFilter {
-        status: q.get("status", |raw| {
-            ProjectStatus::parse(raw).ok_or_else(ProjectStatus::expected)
-        }),
-        q: q.raw("q"),
+        status: p.status,
+        q: p.q,
     };
-    q.finish()?;
     Ok(axum::Json(service::list(&state, &me, filter, page).await?))
 }
 
@@ -287,180 +285,6 @@ async fn get_board(
         .into_response())
 }
 
-/// The project's members (a plain array, not paginated).
-#[utoipa::path(
-    get, path = "/projects/{id}/members", tag = "members",
-    security(("bearer" = []), ("oauth2" = [])),
-    params(("id" = Uuid, Path, description = "Project id")),
-    responses(
-        (status = 200, body = Vec<Member>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-    )
-)]
-async fn list_members(
-    State(state): State<AppState>,
-    AuthUser(me): AuthUser,
-    PathId(id): PathId,
-) -> ApiResult<axum::Json<Vec<Member>>> {
-    Ok(axum::Json(members::list(&state, &me, id).await?))
-}
-
-request_body! {
-    /// The body of `POST /projects/{id}/members`: `{user_id | email, role}` (exactly one of
-    /// `user_id` and `email`; `null` counts as absent). Its schema is written by hand, as
-    /// derives cannot state "exactly one of".
-    pub struct AddMemberRequest {
-        pub user_id: Option<Uuid>,
-        pub email: Option<Email>,
-        pub role: ProjectRole,
-    }
-    check { one_member(user_id, email) }
-}
-
-fn one_member(user_id: &Option<Uuid>, email: &Option<Email>) -> Result<(), FieldError> {
-    match (user_id, email) {
-        (Some(_), Some(_)) => Err(FieldError::new(
-            "email",
-            "give either user_id or email, not both",
-        )),
-        (None, None) => Err(FieldError::new("user_id", "user_id or email is required")),
-        _ => Ok(()),
-    }
-}
-
-impl AddMemberRequest {
-    /// The member to add.
-    fn who(self) -> Result<MemberRef, AppError> {
-        match (self.user_id, self.email) {
-            (Some(id), None) => Ok(MemberRef::Id(id)),
-            (None, Some(email)) => Ok(MemberRef::Email(email.0)),
-            // Not reached: `one_member` refused such a body.
-            (user_id, email) => Err(AppError::Validation(Vec::from_iter(
-                one_member(&user_id, &email).err(),
-            ))),
-        }
-    }
-}
-
-impl utoipa::PartialSchema for AddMemberRequest {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        schema::add_member(ProjectRole::name())
-    }
-}
-
-impl ToSchema for AddMemberRequest {
-    fn schemas(
-        schemas: &mut Vec<(
-            String,
-            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
-        )>,
-    ) {
-        use utoipa::PartialSchema;
-        schemas.push((ProjectRole::name().into(), ProjectRole::schema()));
-        <ProjectRole as ToSchema>::schemas(schemas);
-    }
-}
-
-/// Add a member by `user_id` or `email` (owner). An unknown user → 422 on that field.
-#[utoipa::path(
-    post, path = "/projects/{id}/members", tag = "members",
-    security(("bearer" = []), ("oauth2" = [])),
-    params(("id" = Uuid, Path, description = "Project id")),
-    request_body = AddMemberRequest,
-    responses(
-        (status = 201, body = Member),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an owner", body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Already a member", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
-    )
-)]
-async fn add_member(
-    State(state): State<AppState>,
-    AuthUser(me): AuthUser,
-    PathId(id): PathId,
-    Json(body): Json<AddMemberRequest>,
-) -> ApiResult<(StatusCode, axum::Json<Member>)> {
-    let role = body.role;
-    let member = members::add(&state, &me, id, body.who()?, role).await?;
-    Ok((StatusCode::CREATED, axum::Json(member)))
-}
-
-request_body! {
-    #[derive(ToSchema)]
-    #[schema(example = json!({"role": "viewer"}))]
-    pub struct UpdateMemberRequest {
-        pub role: ProjectRole,
-    }
-}
-
-/// Change a member's role (owner). The last owner cannot be demoted (409).
-#[utoipa::path(
-    patch, path = "/projects/{id}/members/{user_id}", tag = "members",
-    security(("bearer" = []), ("oauth2" = [])),
-    params(
-        ("id" = Uuid, Path, description = "Project id"),
-        ("user_id" = Uuid, Path, description = "Member's user id"),
-    ),
-    request_body = UpdateMemberRequest,
-    responses(
-        (status = 200, body = Member),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an owner", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such project or member", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Last owner", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
-    )
-)]
-async fn update_member(
-    State(state): State<AppState>,
-    AuthUser(me): AuthUser,
-    PathIds(id, user_id): PathIds,
-    Json(body): Json<UpdateMemberRequest>,
-) -> ApiResult<axum::Json<Member>> {
-    Ok(axum::Json(
-        members::update_role(&state, &me, id, user_id, body.role).await?,
-    ))
-}
-
-/// Remove a member (owner), or leave (the member itself). The last owner stays (409).
-#[utoipa::path(
-    delete, path = "/projects/{id}/members/{user_id}", tag = "members",
-    security(("bearer" = []), ("oauth2" = [])),
-    params(
-        ("id" = Uuid, Path, description = "Project id"),
-        ("user_id" = Uuid, Path, description = "Member's user id"),
-    ),
-    responses(
-        (status = 204, description = "Removed"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Neither owner nor the member", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such project or member", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Last owner", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-async fn remove_member(
-    State(state): State<AppState>,
-    AuthUser(me): AuthUser,
-    PathIds(id, user_id): PathIds,
-) -> ApiResult<StatusCode> {
-    members::remove(&state, &me, id, user_id).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)] // documentation of the query string, read by `QueryReader`
-pub struct PageParams {
-    /// 1–200, default 50.
-    #[param(schema_with = schema::limit)]
-    limit: Option<u64>,
-    #[param(schema_with = schema::cursor)]
-    cursor: Option<String>,
-}
-
 /// The project's activity, newest first (members).
 #[utoipa::path(
     get, path = "/projects/{id}/activity", tag = "activity",
@@ -478,11 +302,9 @@ async fn project_activity(
     State(state): State<AppState>,
     AuthUser(me): AuthUser,
     PathId(id): PathId,
-    query: Query,
+    Params(p): Params<PageParams>,
 ) -> ApiResult<axum::Json<Page<ActivityLog>>> {
-    let mut q = QueryReader::new(query);
-    let page = PageRequest::read(&mut q)?;
-    q.finish()?;
+    let page = query::page(p.limit, p.cursor);
     Ok(axum::Json(
         activity::for_project(&state, &me, id, page).await?,
     ))
