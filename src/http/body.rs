@@ -1,14 +1,14 @@
 //! Request bodies declared once, and read reporting *every* offending field for the 422 answer.
 //!
 //! serde stops at the first error and cannot say which fields are unknown *and* which have a
-//! wrong type at once, so a body is first parsed into a JSON object (`core::input`), then read
+//! wrong type at once, so a body is first parsed into a JSON object (`http::input`), then read
 //! field by field through a [`FieldReader`] that records problems instead of stopping. Any
 //! field left unread is unknown and rejected (so `role` can never be smuggled into a
 //! self-update).
 //!
 //! A body is declared once with [`request_body!`] (or [`patch_body!`]): a struct whose
 //! fields' types say both how each is read (see [`Shape`]) and which rule checks it (see
-//! `core::fields`).
+//! `http::fields`).
 
 use serde_json::{Map, Value};
 
@@ -31,7 +31,7 @@ pub enum Nulls {
 
 /// How a body field is read, by its type: `T` is required; `Option<T>` may be absent (see
 /// [`Nulls`] for `null`); [`Patch<T>`] may be absent, `null` (clear) or set. `T` is any
-/// [`FieldValue`] (a rule of `core::fields`).
+/// [`FieldValue`] (a rule of `http::fields`).
 pub trait Shape: Sized {
     /// Reads the field (`None`: absent), or says what is wrong with it.
     fn read(value: Option<Value>, nulls: Nulls) -> Result<Self, String>;

@@ -1,6 +1,6 @@
 //! OpenAPI schemas of query parameters whose rules a plain type cannot state (used with
 //! `#[param(schema_with = …)]`), and of the one body a derive cannot state. The schemas of
-//! body fields sit next to their checks, in `core::fields`.
+//! body fields sit next to their checks, in `http::fields`.
 //!
 //! Each one states exactly what the matching reader accepts, so that a client (or a
 //! generated test) that follows the spec is never refused, and anything the spec rules out
