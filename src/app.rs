@@ -38,6 +38,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let (router, mut openapi) = OpenApiRouter::with_openapi(routes::docs::ApiDoc::openapi())
         .merge(routes::auth::router())
         .merge(routes::users::router())
+        .merge(routes::tokens::router())
         .merge(routes::projects::router())
         .merge(routes::tasks::router())
         .merge(routes::comments::router())

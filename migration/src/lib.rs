@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261126_000001_initial;
 mod m20261205_000001_activity_status;
 mod m20261205_000002_event_subject;
+mod m20261205_000003_api_tokens;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_initial::Migration),
             Box::new(m20261205_000001_activity_status::Migration),
             Box::new(m20261205_000002_event_subject::Migration),
+            Box::new(m20261205_000003_api_tokens::Migration),
         ]
     }
 }

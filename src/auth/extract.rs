@@ -1,12 +1,13 @@
 //! Extractors for the caller. A missing or bad token is a 401, never "anonymous".
 
 use axum::extract::FromRequestParts;
-use axum::http::{header, request::Parts};
+use axum::http::{Method, header, request::Parts};
 
 use crate::http::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 use flowtrack_core::error::AppError;
 use flowtrack_store::auth::Principal;
+use flowtrack_store::models::api_tokens::TokenScope;
 use flowtrack_store::services::auth as auth_service;
 
 /// Any active user with a valid access token.
@@ -35,7 +36,17 @@ impl FromRequestParts<AppState> for AuthUser {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
         let token = bearer_token(parts)
             .ok_or_else(|| AppError::Unauthorized("A bearer access token is required.".into()))?;
-        authenticate(state, token).await.map(AuthUser)
+        let principal = authenticate(state, token).await?;
+        if let Some(grant) = &principal.grant {
+            let reads_only = matches!(parts.method, Method::GET | Method::HEAD);
+            if grant.scope == TokenScope::Read && !reads_only {
+                return Err(AppError::Forbidden(
+                    "This API token has the read scope: only GET and HEAD requests.".into(),
+                )
+                .into());
+            }
+        }
+        Ok(AuthUser(principal))
     }
 }
 
@@ -44,6 +55,12 @@ impl FromRequestParts<AppState> for AdminUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> ApiResult<Self> {
         let AuthUser(principal) = AuthUser::from_request_parts(parts, state).await?;
+        if principal.grant.is_some() {
+            return Err(AppError::Forbidden(
+                "API tokens cannot call administrator routes; sign in with a password.".into(),
+            )
+            .into());
+        }
         if !principal.is_admin() {
             return Err(
                 AppError::Forbidden("This action is reserved to administrators.".into()).into(),

@@ -10,13 +10,14 @@
 //! A body field uses a rule through `#[schema(schema_with = Name::schema)]` (or
 //! `Name::schema_or_null` for a field where `null` is accepted).
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::{KnownFormat, RefOr, SchemaFormat};
 use uuid::Uuid;
 
 use flowtrack_core::validate::{self, NO_NUL_PATTERN, trimmed_pattern};
+use flowtrack_store::models::api_tokens::TokenScope;
 use flowtrack_store::models::project_members::ProjectRole;
 use flowtrack_store::models::projects::ProjectStatus;
 use flowtrack_store::models::tasks::{Priority, TaskStatus};
@@ -40,6 +41,12 @@ impl FieldValue for NaiveDate {
     }
 }
 
+impl FieldValue for DateTime<Utc> {
+    fn parse(value: Value) -> Result<Self, String> {
+        validate::timestamp(value)
+    }
+}
+
 impl FieldValue for bool {
     fn parse(value: Value) -> Result<Self, String> {
         validate::boolean(value)
@@ -58,7 +65,14 @@ macro_rules! enum_fields {
     };
 }
 
-enum_fields!(TaskStatus, Priority, ProjectRole, ProjectStatus, Role);
+enum_fields!(
+    TaskStatus,
+    Priority,
+    ProjectRole,
+    ProjectStatus,
+    Role,
+    TokenScope
+);
 
 fn string(nullable: bool) -> ObjectBuilder {
     if nullable {
@@ -135,6 +149,10 @@ trimmed_text!(
 trimmed_text!(
     /// One label of a task.
     Label, 1, 50
+);
+trimmed_text!(
+    /// The name of an API token.
+    TokenName, 1, 100
 );
 
 /// A task's labels: up to [`Labels::MAX_ITEMS`] distinct [`Label`]s (order kept).

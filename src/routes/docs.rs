@@ -21,6 +21,7 @@ use flowtrack_core::error::FieldError;
     tags(
         (name = "auth", description = "Accounts and tokens"),
         (name = "users", description = "Users and administration"),
+        (name = "tokens", description = "API tokens: long-lived personal tokens for scripts and integrations"),
         (name = "projects", description = "Projects, progress and the kanban board"),
         (name = "members", description = "Project members and their roles (owner, editor, viewer)"),
         (name = "tasks", description = "Tasks and board moves (optimistic concurrency with ETag / If-Match)"),

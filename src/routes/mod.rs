@@ -11,6 +11,7 @@ pub mod projects;
 pub mod reports;
 pub mod schema;
 pub mod tasks;
+pub mod tokens;
 pub mod users;
 pub mod webapp;
 

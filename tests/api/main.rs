@@ -21,5 +21,6 @@ mod projects;
 mod realtime;
 mod reports;
 mod tasks;
+mod tokens;
 mod users;
 mod webapp;

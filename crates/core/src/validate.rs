@@ -1,7 +1,7 @@
 //! The checks behind the field rules of `core::fields`: pure functions from a JSON value or a
 //! string to a typed, normalized value or a message for the 422 `errors` list.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -142,6 +142,16 @@ pub fn dates_in_order(start: Option<NaiveDate>, due: Option<NaiveDate>) -> Resul
         }
         _ => Ok(()),
     }
+}
+
+/// An RFC 3339 timestamp with a time zone (`2026-12-31T23:59:59Z`), as UTC.
+pub fn timestamp(value: Value) -> FieldResult<DateTime<Utc>> {
+    let Value::String(raw) = value else {
+        return Err("must be an RFC 3339 timestamp string".into());
+    };
+    DateTime::parse_from_rfc3339(raw.trim())
+        .map(|at| at.with_timezone(&Utc))
+        .map_err(|_| "must be an RFC 3339 timestamp (e.g. 2026-12-31T23:59:59Z)".into())
 }
 
 pub fn boolean(value: Value) -> FieldResult<bool> {

@@ -87,6 +87,9 @@ pub enum BusMessage {
     /// A personal notification for one user (the JSON WebSocket message).
     Notification {
         user_id: Uuid,
+        /// The project it is about (a socket opened with a token bound to another project
+        /// does not get it).
+        project_id: Uuid,
         payload: Arc<str>,
     },
 }

@@ -14,7 +14,7 @@ use crate::services::event::Access;
 use redis::aio::ConnectionManager;
 use uuid::Uuid;
 
-use crate::models::users;
+use crate::models::{api_tokens, users};
 
 #[derive(Clone)]
 pub struct UserCache {
@@ -45,6 +45,58 @@ impl UserCache {
 }
 
 impl Default for UserCache {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// API tokens by the hash of their secret, for one second: a token check costs a hash and a
+/// map read, and a deleted token stops working within that second on every instance (the
+/// deleting instance drops it at once).
+#[derive(Clone)]
+pub struct TokenCache {
+    tokens: moka::sync::Cache<String, Arc<CachedToken>>,
+}
+
+/// A token as its checks need it.
+#[derive(Debug)]
+pub struct CachedToken {
+    pub token: api_tokens::Model,
+    /// When this instance last wrote `last_used_at` (unix seconds; 0: not yet).
+    pub last_used_written: std::sync::atomic::AtomicI64,
+}
+
+impl TokenCache {
+    pub fn new() -> Self {
+        Self {
+            tokens: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(Duration::from_secs(1))
+                .build(),
+        }
+    }
+
+    pub fn get(&self, secret_hash: &str) -> Option<Arc<CachedToken>> {
+        self.tokens.get(secret_hash)
+    }
+
+    pub fn put(&self, token: api_tokens::Model) -> Arc<CachedToken> {
+        let written = token.last_used_at.map_or(0, |t| t.timestamp());
+        let cached = Arc::new(CachedToken {
+            last_used_written: std::sync::atomic::AtomicI64::new(written),
+            token,
+        });
+        self.tokens
+            .insert(cached.token.secret_hash.clone(), cached.clone());
+        cached
+    }
+
+    pub fn invalidate(&self, secret_hash: &str) {
+        self.tokens.invalidate(secret_hash);
+    }
+}
+
+impl Default for TokenCache {
     fn default() -> Self {
         Self::new()
     }

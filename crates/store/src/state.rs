@@ -8,7 +8,7 @@ use redis::aio::ConnectionManager;
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::Bus;
-use crate::cache::{ReadCache, ReportCache, UserCache};
+use crate::cache::{ReadCache, ReportCache, TokenCache, UserCache};
 use crate::db::Db;
 use crate::models::settings;
 use crate::services;
@@ -26,6 +26,7 @@ pub struct Resources {
     pub jwt: JwtKeys,
     pub passwords: Passwords,
     pub user_cache: UserCache,
+    pub token_cache: TokenCache,
     pub report_cache: ReportCache,
     pub read_cache: ReadCache,
     pub counters: Counters,
@@ -74,6 +75,7 @@ impl Store {
             jwt: JwtKeys::new(&secret),
             passwords: Passwords::new(hashing_threads()).map_err(|e| anyhow::anyhow!("{e}"))?,
             user_cache: UserCache::new(),
+            token_cache: TokenCache::new(),
             read_cache: ReadCache::new(),
             report_cache: ReportCache::new(
                 redis

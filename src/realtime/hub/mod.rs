@@ -32,8 +32,8 @@ pub enum Outbound {
     /// An event with its text frame, shared by every socket it goes to (one copy per event,
     /// not per socket; one pointer per queue slot).
     Event(Arc<Delivery>),
-    /// A JSON text message (a personal notification).
-    Text(Arc<str>),
+    /// A personal notification about a project, as its JSON text.
+    Notification { project_id: Uuid, text: Arc<str> },
     /// Close the socket with this code.
     Close(u16, &'static str),
     /// Send the project's events `from..=to` from the log, unless the socket follows the

@@ -141,8 +141,16 @@ impl HubTask {
                     self.send_user(user_id, Outbound::Close(4001, "user deactivated"));
                 }
             }
-            BusMessage::Notification { user_id, payload } => {
-                self.send_user(user_id, Outbound::Text(payload));
+            BusMessage::Notification {
+                user_id,
+                project_id,
+                payload,
+            } => {
+                let message = Outbound::Notification {
+                    project_id,
+                    text: payload,
+                };
+                self.send_user(user_id, message);
             }
         }
     }

@@ -24,8 +24,10 @@ use crate::http::problem::{ApiResult, Problem};
 use crate::realtime::hub::{ConnId, Hub, Outbound, SOCKET_QUEUE, fetch_events};
 use crate::state::AppState;
 use flowtrack_core::error::{AppError, FieldError};
+use flowtrack_store::auth::{Principal, TokenGrant};
 use flowtrack_store::feed;
 use flowtrack_store::services::auth::authenticate;
+use flowtrack_store::services::tokens;
 
 mod session;
 
@@ -146,7 +148,7 @@ async fn notifications_socket(
     // upgrade complete reaches this socket.
     let (tx, rx) = mpsc::channel::<Outbound>(SOCKET_QUEUE);
     let registration = Registration::new(&state, user_id, tx).await?;
-    let start = join(&state, user_id, registration.conn, resume).await?;
+    let start = join(&state, &principal, registration.conn, resume).await?;
     Ok(upgrade
         // Small buffers: 10 000 idle sockets must fit in a few tens of MiB.
         .read_buffer_size(1024)
@@ -155,7 +157,7 @@ async fn notifications_socket(
         .max_message_size(64 * 1024)
         .max_frame_size(64 * 1024)
         .on_upgrade(move |socket| async move {
-            let session = Session::new(state, user_id, start.after);
+            let session = Session::new(state, user_id, start.after, principal.grant);
             // Boxed: axum's upgrade task would otherwise hold the session inline in a state
             // machine about twice its size (heaptrack: 4.0 KiB per socket → see bench/README).
             Box::pin(session.run(socket, rx, registration, start.replay, expires_at)).await;
@@ -210,11 +212,12 @@ struct Start {
 /// the bus when the socket registered) are skipped.
 async fn join(
     state: &AppState,
-    user_id: Uuid,
+    principal: &Principal,
     conn: ConnId,
     resume: HashMap<Uuid, i64>,
 ) -> ApiResult<Start> {
-    let memberships = feed::memberships(&state.db, user_id).await?;
+    let mut memberships = feed::memberships(&state.db, principal.id()).await?;
+    memberships.retain(|(project_id, _)| principal.may_see_project(*project_id));
     let read: HashMap<Uuid, i64> = memberships.iter().copied().collect();
     let positions = state
         .hub()

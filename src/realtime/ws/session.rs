@@ -3,6 +3,11 @@
 
 use super::*;
 
+const NEVER: Duration = Duration::from_secs(365 * 24 * 3600);
+/// How often a socket opened with an API token checks that the token still works (a
+/// deleted token's sockets close within this, plus the token cache's second).
+const TOKEN_CHECK_EVERY: Duration = Duration::from_millis(500);
+
 /// Disjoint, sorted ranges of seqs already sent on a socket for one project.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct SentRanges(Vec<(i64, i64)>);
@@ -38,6 +43,22 @@ pub(super) struct Session {
     /// up to it predates the socket (a join still on the bus when it registered), and is
     /// not sent. Replays asked for by the client are not bound by it.
     after: HashMap<Uuid, i64>,
+    /// Set when the socket was opened with an API token (boxed: most sockets have none).
+    grant: Option<Box<TokenGrant>>,
+}
+
+/// Resolves once the API token a socket was opened with stops working (deleted, or its
+/// owner deactivated), checked every second; never for a socket opened with an access token.
+async fn token_revoked(state: AppState, grant: Option<TokenGrant>) {
+    let Some(grant) = grant else {
+        return std::future::pending().await;
+    };
+    loop {
+        tokio::time::sleep(TOKEN_CHECK_EVERY).await;
+        if !tokens::still_valid(&state, &grant).await {
+            return;
+        }
+    }
 }
 
 enum Flow {
@@ -57,7 +78,7 @@ impl Session {
         // Held for the socket's life: dropping it leaves the hub.
         _registration: Registration,
         replay: HashMap<Uuid, i64>,
-        expires_at: chrono::DateTime<chrono::Utc>,
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
     ) {
         // Replay first: live events queue meanwhile and are deduplicated after.
         // Boxed: the replay's database reads would otherwise be part of the size of every
@@ -67,11 +88,16 @@ impl Session {
         {
             return;
         }
-        let until_expiry = (expires_at - self.state.clock.now())
-            .to_std()
-            .unwrap_or(Duration::ZERO);
+        // A token without expiry: a year is "never" for a socket (and fits an `Instant`).
+        let until_expiry = expires_at.map_or(NEVER, |at| {
+            (at - self.state.clock.now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+        });
         let expiry = tokio::time::sleep(until_expiry);
         tokio::pin!(expiry);
+        let revoked = token_revoked(self.state.clone(), self.grant.as_deref().cloned());
+        tokio::pin!(revoked);
         let shutdown = self.state.shutdown.clone();
         let mut idle = tokio::time::interval(PING_EVERY);
         idle.reset();
@@ -79,6 +105,7 @@ impl Session {
             let flow = tokio::select! {
                 () = shutdown.cancelled() => close(&mut socket, 1001, "server shutting down").await,
                 () = &mut expiry => close(&mut socket, CLOSE_AUTH, "token expired").await,
+                () = &mut revoked => close(&mut socket, CLOSE_AUTH, "token revoked").await,
                 outbound = rx.recv() => match outbound {
                     Some(message) => {
                         idle.reset();
@@ -109,6 +136,9 @@ impl Session {
         match message {
             Outbound::Event(delivery) => {
                 let event = &delivery.event;
+                if !self.may_see(event.project_id()) {
+                    return Flow::Continue;
+                }
                 if self
                     .after
                     .get(&event.project_id())
@@ -123,8 +153,11 @@ impl Session {
                 sent.insert(event.seq());
                 send(socket, Message::Text(delivery.text.clone())).await
             }
-            Outbound::Text(payload) => {
-                send(socket, Message::Text(Utf8Bytes::from(payload.to_string()))).await
+            Outbound::Notification { project_id, text } => {
+                if !self.may_see(project_id) {
+                    return Flow::Continue;
+                }
+                send(socket, Message::Text(Utf8Bytes::from(text.to_string()))).await
             }
             Outbound::Close(code, reason) => close(socket, code, reason).await,
             Outbound::Replay {
@@ -135,7 +168,10 @@ impl Session {
                 // A socket that follows the project from its start, or sent any event of
                 // it, already has it; only one that missed the join replays (in order,
                 // before later live events).
-                if self.after.contains_key(&project_id) || self.sent.contains_key(&project_id) {
+                if self.after.contains_key(&project_id)
+                    || self.sent.contains_key(&project_id)
+                    || !self.may_see(project_id)
+                {
                     return Flow::Continue;
                 }
                 Box::pin(self.replay_missed_join(socket, project_id, from, to)).await
@@ -187,6 +223,7 @@ impl Session {
         let Ok(member_of) = member_of else {
             return close(socket, 1011, "try again").await;
         };
+        let member_of: Vec<Uuid> = member_of.into_iter().filter(|p| self.may_see(*p)).collect();
         for project_id in member_of {
             let cursor = cursors.get(&project_id).copied().unwrap_or(0);
             let Ok((oldest, newest)) = feed::kept_bounds(&db, project_id).await else {
@@ -293,13 +330,28 @@ async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) -> Flow 
 
 impl Session {
     /// A session that starts after `after[project]` in each project.
-    pub(super) fn new(state: AppState, user_id: Uuid, after: HashMap<Uuid, i64>) -> Self {
+    pub(super) fn new(
+        state: AppState,
+        user_id: Uuid,
+        after: HashMap<Uuid, i64>,
+        grant: Option<TokenGrant>,
+    ) -> Self {
         Self {
             state,
             user_id,
             sent: HashMap::new(),
             after,
+            grant: grant.map(Box::new),
         }
+    }
+
+    /// Whether the socket's token (if it was opened with an API token) lets it see the
+    /// project: a token bound to a project gets nothing of the user's other projects.
+    fn may_see(&self, project_id: Uuid) -> bool {
+        self.grant
+            .as_ref()
+            .and_then(|g| g.project_id)
+            .is_none_or(|bound| bound == project_id)
     }
 }
 

@@ -568,6 +568,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/users/me/tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** My API tokens, newest first (never their secrets). */
+        get: operations["list_tokens"];
+        put?: never;
+        /** Create an API token. Its `secret` is in this answer only: only its hash is stored. */
+        post: operations["create_token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/users/me/tokens/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete one of my API tokens: it stops working within a second on every instance. */
+        delete: operations["delete_token"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/users/{id}": {
         parameters: {
             query?: never;
@@ -644,6 +679,33 @@ export interface components {
         } | {
             email: string;
         });
+        /** @description An API token as its owner sees it (never its secret). */
+        ApiToken: {
+            /** Format: uuid */
+            id: string;
+            /** @example CI deploy notes */
+            name: string;
+            scope: components["schemas"]["TokenScope"];
+            /**
+             * Format: uuid
+             * @description The one project the token sees; `null`: whatever its owner sees.
+             */
+            project_id?: string | null;
+            /**
+             * @description The secret's first 10 characters, to recognise it.
+             * @example ft_a1B2c3D
+             */
+            prefix: string;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            expires_at?: string | null;
+            /**
+             * Format: date-time
+             * @description Set at the first use, then updated at most once a minute.
+             */
+            last_used_at?: string | null;
+        };
         AssigneeCount: {
             /**
              * Format: uuid
@@ -769,6 +831,30 @@ export interface components {
         };
         /**
          * @example {
+         *       "expires_at": "2027-06-30T00:00:00Z",
+         *       "name": "CI deploy notes",
+         *       "project_id": "01936f0e-1c2a-7cc0-9d4e-3f5a6b7c8d9e",
+         *       "scope": "write"
+         *     }
+         */
+        CreateTokenRequest: {
+            /** @description 1–100 characters once trimmed; no NUL. */
+            name: string;
+            /** @description `read`: only `GET`/`HEAD` requests and the WebSocket; `write`: what the owner may do. */
+            scope: components["schemas"]["TokenScope"];
+            /**
+             * Format: uuid
+             * @description Narrows the token to this project (one the caller is a member of; an admin: any).
+             */
+            project_id?: string;
+            /**
+             * Format: date-time
+             * @description RFC 3339, in the future; absent: the token does not expire.
+             */
+            expires_at?: string;
+        };
+        /**
+         * @example {
          *       "email": "grace@example.com",
          *       "full_name": "Grace Hopper",
          *       "password": "correct horse battery",
@@ -782,6 +868,15 @@ export interface components {
             /** @description 1–100 characters once trimmed; no NUL. */
             full_name: string;
             role: components["schemas"]["Role"];
+        };
+        /** @description A new token and its secret, shown only in this answer. */
+        CreatedToken: {
+            token: components["schemas"]["ApiToken"];
+            /**
+             * @description `ft_` + 43 characters of `[A-Za-z0-9]`. Store it now: it is never shown again.
+             * @example ft_a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8s9T0u1V
+             */
+            secret: string;
         };
         CumulativeFlow: {
             /** Format: uuid */
@@ -1290,6 +1385,11 @@ export interface components {
             expires_in: number;
             user: components["schemas"]["User"];
         };
+        /**
+         * @description What a token may do: `read` allows only `GET`/`HEAD` requests and the WebSocket.
+         * @enum {string}
+         */
+        TokenScope: "read" | "write";
         /**
          * @example {
          *       "full_name": "Ada King"
@@ -5009,6 +5109,250 @@ export interface operations {
             };
             /** @description Invalid fields, or wrong `current_password` */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request head has more than 100 headers or 64 KiB (no body; the connection is closed) */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The database (or Redis) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_tokens: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiToken"][];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Called with an API token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request (body upload included) took longer than 30 s */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request head has more than 100 headers or 64 KiB (no body; the connection is closed) */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The database (or Redis) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateTokenRequest"];
+            };
+        };
+        responses: {
+            /** @description The token and its secret (shown once) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedToken"];
+                };
+            };
+            /** @description Malformed JSON or query string */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Called with an API token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request (body upload included) took longer than 30 s */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Already 50 tokens */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not of a documented content type */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Bad name, scope, past `expires_at`, or a `project_id` the caller is not a member of */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request head has more than 100 headers or 64 KiB (no body; the connection is closed) */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The database (or Redis) is unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Token id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Called with an API token */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such token of mine */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The request (body upload included) took longer than 30 s */
+            408: {
                 headers: {
                     [name: string]: unknown;
                 };

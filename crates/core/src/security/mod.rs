@@ -42,7 +42,36 @@ pub fn new_refresh_token() -> (String, String) {
 
 /// SHA-256 of a refresh token, hex: the only form in which refresh tokens are stored.
 pub fn hash_refresh_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+    hash_secret(token)
+}
+
+/// What every API token secret starts with (so that it is told from an access token at once).
+pub const API_TOKEN_PREFIX: &str = "ft_";
+/// Random characters after the prefix: 43 of 62 ≈ 256 bits.
+const API_TOKEN_RANDOM_CHARS: usize = 43;
+const ALPHANUMERIC: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/// A new API token secret (`ft_` + 43 characters of `[A-Za-z0-9]`) and the hash to store for
+/// it. Characters are drawn without bias: bytes past the last multiple of 62 are redrawn.
+pub fn new_api_token() -> (String, String) {
+    let mut secret = String::with_capacity(API_TOKEN_PREFIX.len() + API_TOKEN_RANDOM_CHARS);
+    secret.push_str(API_TOKEN_PREFIX);
+    let limit = (256 / ALPHANUMERIC.len() * ALPHANUMERIC.len()) as u8;
+    while secret.len() < API_TOKEN_PREFIX.len() + API_TOKEN_RANDOM_CHARS {
+        for byte in random_bytes::<64>() {
+            if byte < limit && secret.len() < API_TOKEN_PREFIX.len() + API_TOKEN_RANDOM_CHARS {
+                secret.push(ALPHANUMERIC[usize::from(byte) % ALPHANUMERIC.len()] as char);
+            }
+        }
+    }
+    let hash = hash_secret(&secret);
+    (secret, hash)
+}
+
+/// SHA-256 of a high-entropy secret (refresh token, API token), hex: the only form in which
+/// such secrets are stored. A fast hash is enough: the secrets carry 256 random bits.
+pub fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
 #[cfg(test)]
@@ -57,5 +86,16 @@ mod tests {
         assert!(a.len() >= 43, "256 bits in base64url");
         assert_eq!(hash_refresh_token(&a), hash_a);
         assert_ne!(hash_a, a);
+    }
+
+    #[test]
+    fn api_tokens_are_prefixed_alphanumeric_and_hashed() {
+        let (a, hash_a) = new_api_token();
+        let (b, _) = new_api_token();
+        assert_ne!(a, b);
+        let random = a.strip_prefix("ft_").expect("prefix");
+        assert_eq!(random.len(), 43);
+        assert!(random.bytes().all(|c| c.is_ascii_alphanumeric()), "{a}");
+        assert_eq!(hash_secret(&a), hash_a);
     }
 }

@@ -22,8 +22,12 @@ macro_rules! api_enum {
             utoipa::ToSchema,
         )]
         #[sea_orm(rs_type = "String", db_type = "Text")]
+        // Container-level: utoipa reads `rename_all`, not a per-variant `rename` passed
+        // through this macro. The wire names are the variants in snake_case (checked by
+        // `wire_names_are_the_serialized_names` below).
+        #[serde(rename_all = "snake_case")]
         pub enum $name {
-            $($(#[$vmeta])* #[sea_orm(string_value = $wire)] #[serde(rename = $wire)] $variant,)+
+            $($(#[$vmeta])* #[sea_orm(string_value = $wire)] $variant,)+
         }
 
         impl flowtrack_core::validate::ApiEnum for $name {
@@ -38,6 +42,7 @@ macro_rules! api_enum {
 }
 
 pub mod activity_log;
+pub mod api_tokens;
 pub mod comments;
 pub mod events;
 pub mod notifications;
@@ -48,3 +53,30 @@ pub mod settings;
 pub mod task_labels;
 pub mod tasks;
 pub mod users;
+
+#[cfg(test)]
+mod tests {
+    use flowtrack_core::validate::ApiEnum;
+
+    fn check<E: ApiEnum + serde::Serialize + std::fmt::Debug>() {
+        for value in E::ALL {
+            assert_eq!(
+                serde_json::to_value(value).expect("serialize"),
+                serde_json::json!(value.as_str()),
+                "{value:?}"
+            );
+        }
+    }
+
+    /// The JSON name of every variant is its wire name (`api_enum!` spells it once, serde
+    /// derives it from the variant).
+    #[test]
+    fn wire_names_are_the_serialized_names() {
+        check::<super::tasks::TaskStatus>();
+        check::<super::tasks::Priority>();
+        check::<super::projects::ProjectStatus>();
+        check::<super::project_members::ProjectRole>();
+        check::<super::users::Role>();
+        check::<super::api_tokens::TokenScope>();
+    }
+}

@@ -9,8 +9,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::Principal;
-use crate::models::{activity_log, project_members};
-use crate::services::projects::visible;
+use crate::models::activity_log;
+use crate::services::projects::{self, visible};
 use crate::state::Store;
 use flowtrack_core::error::{AppError, AppResult};
 use flowtrack_core::pagination::{Page, PageRequest};
@@ -102,11 +102,10 @@ pub async fn for_caller(
     user_id: Option<Uuid>,
     page: PageRequest,
 ) -> AppResult<Page<ActivityLog>> {
-    let mut query = activity_log::Entity::find();
-    if !principal.is_admin() {
-        let mine = project_members::project_ids_of(principal.id());
-        query = query.filter(activity_log::Column::ProjectId.in_subquery(mine));
-    }
+    let mut query = activity_log::Entity::find().filter(projects::visible_to(
+        principal,
+        activity_log::Column::ProjectId,
+    ));
     if let Some(user_id) = user_id {
         query = query.filter(activity_log::Column::UserId.eq(user_id));
     }

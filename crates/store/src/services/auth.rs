@@ -1,6 +1,7 @@
 //! Registration, login, token rotation and logout.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -117,26 +118,36 @@ pub struct NewRegistration {
     pub full_name: String,
 }
 
-/// `POST /auth/register`: a new member account, signed in.
-const INVALID_TOKEN: &str = "The access token is missing, invalid or expired.";
+pub(crate) const INVALID_TOKEN: &str = "The access token is missing, invalid or expired.";
 
-/// Resolves an access token to an active user, also answering when the token expires
-/// (sockets close then): signature and claims first, then the user from the cache (a
-/// database read only on a miss).
-pub async fn authenticate(state: &Store, token: &str) -> AppResult<(Principal, DateTime<Utc>)> {
+/// Resolves a bearer token (an access token, or an API token `ft_…`) to an active user,
+/// also answering when the token expires (sockets close then; `None`: never).
+pub async fn authenticate(
+    state: &Store,
+    token: &str,
+) -> AppResult<(Principal, Option<DateTime<Utc>>)> {
+    if token.starts_with(security::API_TOKEN_PREFIX) {
+        return crate::services::tokens::authenticate(state, token).await;
+    }
     let claims = state
         .jwt
         .verify_access(token, state.clock.now())
         .map_err(|_| AppError::Unauthorized(INVALID_TOKEN.into()))?;
     let expires_at = DateTime::from_timestamp(claims.exp, 0).unwrap_or_default();
-    let user = match state.user_cache.get(claims.sub) {
+    let user = active_user(state, claims.sub).await?;
+    Ok((Principal::session(user), Some(expires_at)))
+}
+
+/// The active user behind a verified token: from the cache (a database read only on a miss).
+pub(crate) async fn active_user(state: &Store, id: Uuid) -> AppResult<Arc<users::Model>> {
+    let user = match state.user_cache.get(id) {
         Some(user) => user,
         None => {
-            let user = users::Entity::find_by_id(claims.sub)
+            let user = users::Entity::find_by_id(id)
                 .one(&state.db.read)
                 .await?
                 .ok_or_else(|| AppError::Unauthorized(INVALID_TOKEN.into()))?;
-            let user = std::sync::Arc::new(user);
+            let user = Arc::new(user);
             state.user_cache.put(user.clone());
             user
         }
@@ -144,9 +155,10 @@ pub async fn authenticate(state: &Store, token: &str) -> AppResult<(Principal, D
     if !user.is_active {
         return Err(AppError::Unauthorized(INVALID_TOKEN.into()));
     }
-    Ok((Principal { user }, expires_at))
+    Ok(user)
 }
 
+/// `POST /auth/register`: a new member account, signed in.
 pub async fn register(state: &Store, ip: IpAddr, input: NewRegistration) -> AppResult<TokenPair> {
     if state.config.registration == Registration::Closed {
         return Err(AppError::Forbidden(

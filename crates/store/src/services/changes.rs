@@ -75,6 +75,9 @@ impl ProjectTransaction {
         project_id: Uuid,
         action: ProjectAction,
     ) -> AppResult<Self> {
+        if !actor.may_see_project(project_id) {
+            return Err(AppError::NotFound);
+        }
         let txn = state.db.write.begin().await?;
         let project = projects::Entity::find_by_id(project_id)
             .lock_exclusive()
@@ -100,6 +103,11 @@ impl ProjectTransaction {
         actor: &Principal,
         project: projects::ActiveModel,
     ) -> AppResult<Self> {
+        if actor.bound_project().is_some() {
+            return Err(AppError::Forbidden(
+                "A token bound to a project cannot create projects.".into(),
+            ));
+        }
         let txn = state.db.write.begin().await?;
         let project = project.insert(&txn).await?;
         let now = state.clock.now();
@@ -192,6 +200,7 @@ impl ProjectTransaction {
         .to_string();
         self.published.push(BusMessage::Notification {
             user_id,
+            project_id: self.project.id,
             payload: Arc::from(payload),
         });
         Ok(())

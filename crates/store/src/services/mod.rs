@@ -13,4 +13,5 @@ pub mod position;
 pub mod projects;
 pub mod reports;
 pub mod tasks;
+pub mod tokens;
 pub mod users;

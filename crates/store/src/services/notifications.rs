@@ -76,6 +76,9 @@ pub async fn list(
     let mut query = notifications::Entity::find()
         .filter(notifications::Column::UserId.eq(principal.id()))
         .order_by_desc(notifications::Column::Id);
+    if let Some(bound) = principal.bound_project() {
+        query = query.filter(notifications::Column::ProjectId.eq(bound));
+    }
     if unread_only {
         query = query.filter(notifications::Column::ReadAt.is_null());
     }

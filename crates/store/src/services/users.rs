@@ -250,6 +250,11 @@ pub async fn change_password(
     current_password: &str,
     new_password: &str,
 ) -> AppResult<()> {
+    if principal.grant.is_some() {
+        return Err(AppError::Forbidden(
+            "API tokens cannot change a password; sign in with a password.".into(),
+        ));
+    }
     let ok = state
         .passwords
         .verify(current_password, Some(&principal.user.password_hash))
@@ -296,6 +301,9 @@ pub async fn get_visible(state: &Store, principal: &Principal, id: Uuid) -> AppR
         .one(&state.db.read)
         .await?
         .ok_or(AppError::NotFound)?;
+    if let Some(bound) = principal.bound_project() {
+        return visible_in_project(state, principal, bound, target).await;
+    }
     let shares_a_project = if principal.is_admin() || principal.id() == id {
         false
     } else {
@@ -308,6 +316,25 @@ pub async fn get_visible(state: &Store, principal: &Principal, id: Uuid) -> AppR
         shares_a_project,
     };
     if policy::can_see_user(&visibility) {
+        Ok(User::from(&target))
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+/// Through a token bound to a project: oneself and the project's members only.
+async fn visible_in_project(
+    state: &Store,
+    principal: &Principal,
+    project_id: Uuid,
+    target: users::Model,
+) -> AppResult<User> {
+    crate::services::projects::visible(state, principal, project_id).await?;
+    let member = project_members::Entity::find_by_id((project_id, target.id))
+        .count(&state.db.read)
+        .await?
+        > 0;
+    if member || target.id == principal.id() {
         Ok(User::from(&target))
     } else {
         Err(AppError::NotFound)

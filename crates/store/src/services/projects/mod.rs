@@ -11,14 +11,14 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::auth::policy::{self, ProjectAction};
-use crate::models::project_members::ProjectRole;
+use crate::models::project_members::{self, ProjectRole};
 use crate::models::projects::{self, ProjectStatus};
 use crate::models::tasks::{self, TaskStatus};
 use crate::services::changes::membership;
@@ -146,12 +146,29 @@ async fn view(db: &impl ConnectionTrait, m: &projects::Model) -> AppResult<Proje
     ))
 }
 
+/// The projects the caller may see, as a condition on a project id column: those it is a
+/// member of (admins: every project), and only the bound one for a token bound to a project.
+pub fn visible_to(principal: &Principal, project_column: impl ColumnTrait) -> Condition {
+    let mut visible = Condition::all();
+    if !principal.is_admin() {
+        let mine = project_members::project_ids_of(principal.id());
+        visible = visible.add(project_column.in_subquery(mine));
+    }
+    if let Some(bound) = principal.bound_project() {
+        visible = visible.add(project_column.eq(bound));
+    }
+    visible
+}
+
 /// Reads a project the caller may see, with the caller's effective role; 404 otherwise.
 pub async fn visible(
     state: &Store,
     principal: &Principal,
     project_id: Uuid,
 ) -> AppResult<(projects::Model, ProjectRole)> {
+    if !principal.may_see_project(project_id) {
+        return Err(AppError::NotFound);
+    }
     let db = &state.db.read;
     let project = projects::Entity::find_by_id(project_id)
         .one(db)

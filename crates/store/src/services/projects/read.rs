@@ -11,7 +11,6 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::Principal;
-use crate::models::project_members::{self};
 use crate::models::projects::{self, ProjectStatus};
 use crate::models::tasks::{self, TaskStatus};
 use crate::services::tasks::Task;
@@ -20,7 +19,7 @@ use crate::state::Store;
 use flowtrack_core::error::{AppError, AppResult};
 use flowtrack_core::pagination::{Page, PageRequest};
 
-use super::{Progress, Project, StatusCounts, status_counts, view, visible};
+use super::{Progress, Project, StatusCounts, status_counts, view, visible, visible_to};
 
 pub struct ProjectFilter {
     pub status: Option<ProjectStatus>,
@@ -35,11 +34,9 @@ pub async fn list(
     page: PageRequest,
 ) -> AppResult<Page<Project>> {
     let db = &state.db.read;
-    let mut query = projects::Entity::find().order_by_desc(projects::Column::Id);
-    if !principal.is_admin() {
-        let mine = project_members::project_ids_of(principal.id());
-        query = query.filter(projects::Column::Id.in_subquery(mine));
-    }
+    let mut query = projects::Entity::find()
+        .filter(visible_to(principal, projects::Column::Id))
+        .order_by_desc(projects::Column::Id);
     if let Some(status) = filter.status {
         query = query.filter(projects::Column::Status.eq(status));
     }

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -87,7 +87,7 @@ pub async fn workload(state: &Store, principal: &Principal) -> AppResult<Workloa
     let db = &state.db.read;
     let today = state.clock.now().date_naive();
     let user_id = principal.id();
-    let projects = my_projects(db, user_id).await?;
+    let projects = my_projects(db, principal).await?;
     let version: String = projects
         .iter()
         .map(|(id, _, seq)| format!("{id}:{seq}"))
@@ -102,17 +102,22 @@ pub async fn workload(state: &Store, principal: &Principal) -> AppResult<Workloa
     .await
 }
 
-/// The user's projects (id, name, `event_seq`), by name.
+/// The projects the caller is a member of (id, name, `event_seq`), by name; a token bound to
+/// a project: that one only.
 async fn my_projects(
     db: &impl ConnectionTrait,
-    user_id: Uuid,
+    principal: &Principal,
 ) -> AppResult<Vec<(Uuid, String, i64)>> {
+    let user_id = principal.id();
     let mut projects: Vec<(Uuid, String, i64)> = projects::Entity::find()
         .select_only()
         .column(projects::Column::Id)
         .column(projects::Column::Name)
         .column(projects::Column::EventSeq)
         .filter(projects::Column::Id.in_subquery(project_members::project_ids_of(user_id)))
+        .apply_if(principal.bound_project(), |q, bound| {
+            q.filter(projects::Column::Id.eq(bound))
+        })
         .into_tuple()
         .all(db)
         .await?;

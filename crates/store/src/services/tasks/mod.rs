@@ -155,12 +155,16 @@ pub async fn get_cached(
     Ok(task)
 }
 
-/// The caller's effective role in a project, from the read cache when possible.
+/// The caller's effective role in a project, from the read cache when possible (none for a
+/// project the caller's token does not see).
 pub async fn cached_role(
     state: &Store,
     principal: &Principal,
     project_id: Uuid,
 ) -> AppResult<Option<ProjectRole>> {
+    if !principal.may_see_project(project_id) {
+        return Ok(None);
+    }
     let cache = &state.read_cache;
     let membership = match cache.role(principal.id(), project_id) {
         Some(role) => role,

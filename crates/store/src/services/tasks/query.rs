@@ -9,9 +9,9 @@ use uuid::Uuid;
 use crate::auth::Principal;
 
 use super::Task;
-use crate::models::project_members;
 use crate::models::task_labels;
 use crate::models::tasks::{self, Priority, TaskStatus};
+use crate::services::projects;
 use crate::services::users::like_pattern;
 use crate::state::Store;
 use flowtrack_core::error::{AppError, AppResult};
@@ -184,11 +184,8 @@ fn default_sort(filter: &TaskFilter) -> Sort {
 /// The visible tasks matching the filter; with a non-ASCII `q`, also the lower-cased
 /// needle still to be matched in Rust (see [`read_unicode_matches`]).
 fn filtered(principal: &Principal, filter: &TaskFilter) -> (Select<tasks::Entity>, Option<String>) {
-    let mut query = tasks::Entity::find();
-    if !principal.is_admin() {
-        let mine = project_members::project_ids_of(principal.id());
-        query = query.filter(tasks::Column::ProjectId.in_subquery(mine));
-    }
+    let mut query =
+        tasks::Entity::find().filter(projects::visible_to(principal, tasks::Column::ProjectId));
     if let Some(p) = filter.project_id {
         query = query.filter(tasks::Column::ProjectId.eq(p));
     }
