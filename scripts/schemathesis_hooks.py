@@ -29,6 +29,12 @@
      * PATCH /tasks/{id}/move needs `status` in the query or the body; a `before_id` /
        `after_id` must name a neighbour in the target column: invented ones are dropped.
      * POST /projects/{id}/members must name an existing user: a real one is used.
+     * POST /users/me/tokens: a `project_id` must be a project of the caller's (one it
+       created is used) and `expires_at` must be in the future (a past one moves to
+       tomorrow).
+     * a webhook `url` must resolve to an address the server may deliver to: the server
+       runs with FLOWTRACK_WEBHOOK_ALLOW_PRIVATE=true and the URL becomes a closed port on
+       127.0.0.1 (deliveries then fail and are retried in the background: not under test).
 
 3. The identities the run authenticates with are not under test: an admin PATCH/DELETE of
    /users/{id} aimed at one of them (it could deactivate the run's own accounts) is aimed
@@ -262,6 +268,36 @@ def _fix_assignee(body: dict) -> None:
         body["assignee_id"] = account("member").id
 
 
+_member_project: dict | None = None
+
+
+def _own_project_id(token: str) -> str:
+    """A project the member created (once per run)."""
+    global _member_project
+    with _lock:
+        if _member_project is None:
+            _member_project = _call("POST", "/projects", token, json={"name": "Token target"}).json()
+        return _member_project["id"]
+
+
+def _fix_token(body: dict, token: str) -> None:
+    if isinstance(body.get("project_id"), str):
+        body["project_id"] = _own_project_id(token)
+    if isinstance(body.get("expires_at"), str):
+        try:
+            at = datetime.datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00"))
+        except ValueError:
+            return
+        now = datetime.datetime.now(datetime.timezone.utc)
+        if at.tzinfo is None or at <= now:
+            body["expires_at"] = (now + datetime.timedelta(days=1)).isoformat()
+
+
+def _fix_webhook_url(body: dict) -> None:
+    if isinstance(body.get("url"), str):
+        body["url"] = "http://127.0.0.1:9/flowtrack-schemathesis"
+
+
 def _fix_project_dates(body: dict, patch: bool) -> None:
     start, due = _date(body.get("start_date")), _date(body.get("due_date"))
     if patch:
@@ -339,6 +375,10 @@ def before_call(ctx, case, **kwargs):
             body["user_id"] = someone.id
         if isinstance(body.get("email"), str):
             body["email"] = someone.email
+    elif (method, path) == ("POST", "/users/me/tokens") and body is not None:
+        _fix_token(body, account("member").token)
+    elif (method, path) in {("POST", "/projects/{id}/webhooks"), ("PATCH", "/webhooks/{id}")} and body is not None:
+        _fix_webhook_url(body)
     elif (method, path) in {("POST", "/tasks"), ("PATCH", "/tasks/{id}")} and body is not None:
         _fix_labels(body)
         _fix_assignee(body)

@@ -39,6 +39,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .merge(routes::auth::router())
         .merge(routes::users::router())
         .merge(routes::tokens::router())
+        .merge(routes::webhooks::router())
         .merge(routes::projects::router())
         .merge(routes::tasks::router())
         .merge(routes::comments::router())

@@ -13,3 +13,4 @@ pub mod http;
 pub mod realtime;
 pub mod routes;
 pub mod state;
+pub mod webhooks;

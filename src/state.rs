@@ -28,7 +28,8 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    /// Opens the store (database, migrations, Redis, admin bootstrap) and starts the hub.
+    /// Opens the store (database, migrations, Redis, admin bootstrap) and starts the hub and
+    /// the webhook worker.
     pub async fn init(config: Config, clock: Clock) -> anyhow::Result<Self> {
         telemetry::init_metrics();
         let store = Store::init(config, clock).await?;
@@ -37,6 +38,7 @@ impl AppState {
             store.bus.subscribe(),
             store.shutdown.clone(),
         );
+        crate::webhooks::start(store.clone())?;
         Ok(Self(Arc::new(Parts { store, hub })))
     }
 

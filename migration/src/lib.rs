@@ -9,6 +9,7 @@ mod m20261126_000001_initial;
 mod m20261205_000001_activity_status;
 mod m20261205_000002_event_subject;
 mod m20261205_000003_api_tokens;
+mod m20261205_000004_webhooks;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000001_activity_status::Migration),
             Box::new(m20261205_000002_event_subject::Migration),
             Box::new(m20261205_000003_api_tokens::Migration),
+            Box::new(m20261205_000004_webhooks::Migration),
         ]
     }
 }

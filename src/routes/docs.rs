@@ -29,6 +29,7 @@ use flowtrack_core::error::FieldError;
         (name = "activity", description = "The activity log"),
         (name = "notifications", description = "Personal notifications"),
         (name = "reports", description = "Reports and charts (JSON, CSV, SVG)"),
+        (name = "webhooks", description = "A project's events POSTed to a URL: signed (Standard Webhooks), in order, retried"),
         (name = "realtime", description = "WebSocket notification stream"),
         (name = "ops", description = "Health, readiness, metrics"),
     )

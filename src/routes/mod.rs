@@ -14,6 +14,7 @@ pub mod tasks;
 pub mod tokens;
 pub mod users;
 pub mod webapp;
+pub mod webhooks;
 
 pub use crate::http::path::{PathId, PathIds};
 

@@ -34,10 +34,10 @@ request_body! {
         /// `read`: only `GET`/`HEAD` requests and the WebSocket; `write`: what the owner may do.
         pub scope: TokenScope,
         /// Narrows the token to this project (one the caller is a member of; an admin: any).
-        #[schema(nullable = false)]
+        /// Absent or `null`: whatever the owner sees.
         pub project_id: Option<Uuid>,
-        /// RFC 3339, in the future; absent: the token does not expire.
-        #[schema(value_type = Option<String>, format = DateTime, nullable = false)]
+        /// RFC 3339, in the future; absent or `null`: the token does not expire.
+        #[schema(value_type = Option<String>, format = DateTime)]
         pub expires_at: Option<DateTime<Utc>>,
     }
 }

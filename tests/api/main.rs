@@ -24,3 +24,4 @@ mod tasks;
 mod tokens;
 mod users;
 mod webapp;
+mod webhooks;

@@ -11,6 +11,7 @@ mod error;
 mod parse;
 #[cfg(test)]
 mod tests;
+mod webhooks;
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -21,6 +22,7 @@ use clap::{Args, Command, FromArgMatches, ValueEnum, value_parser};
 
 pub use error::ConfigError;
 use parse::CorsOrigins;
+pub use webhooks::{WebhookConfig, WebhookSettings};
 
 const DAY_SECONDS: i64 = 86_400;
 
@@ -191,6 +193,8 @@ pub struct Settings {
         default_value_t = LogFormat::Pretty
     )]
     log_format: LogFormat,
+    #[command(flatten)]
+    webhooks: WebhookSettings,
 }
 
 /// Whether anyone may sign up.
@@ -225,6 +229,7 @@ pub struct Config {
     pub event_retention_days: u32,
     pub max_connections: usize,
     pub log_format: LogFormat,
+    pub webhooks: WebhookConfig,
 }
 
 // Secrets stay out of logs even when the config is debug-printed.
@@ -246,6 +251,7 @@ impl std::fmt::Debug for Config {
             .field("event_retention_days", &self.event_retention_days)
             .field("max_connections", &self.max_connections)
             .field("log_format", &self.log_format)
+            .field("webhooks", &self.webhooks)
             .finish()
     }
 }
@@ -277,6 +283,7 @@ impl Settings {
             event_retention_days: self.event_retention_days,
             max_connections: self.max_connections as usize,
             log_format: self.log_format,
+            webhooks: self.webhooks.into(),
         })
     }
 

@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod limits;
 pub mod memory;
+pub mod net;
 pub mod pagination;
 pub mod patch;
 pub mod redis;

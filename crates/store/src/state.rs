@@ -33,6 +33,9 @@ pub struct Resources {
     pub redis: Option<ConnectionManager>,
     pub clock: Clock,
     pub bus: Bus,
+    /// Wakes this instance's webhook worker (a ping or redelivery was queued, or a change
+    /// committed); it also polls, for what other instances commit.
+    pub webhook_wake: Arc<tokio::sync::Notify>,
     /// Cancelled when the server starts shutting down (long-lived tasks and sockets stop).
     pub shutdown: CancellationToken,
 }
@@ -89,6 +92,7 @@ impl Store {
             db,
             config,
             shutdown,
+            webhook_wake: Arc::new(tokio::sync::Notify::new()),
         }));
         crate::maintenance::start(&state);
 

@@ -13,9 +13,11 @@
 
 mod passwords;
 mod tokens;
+mod webhook;
 
 pub use passwords::Passwords;
 pub use tokens::{AUDIENCE, Claims, ISSUER, JwtKeys, LEEWAY_SECS, TokenError};
+pub use webhook::{WEBHOOK_SECRET_PREFIX, new_webhook_secret, sign_webhook, signature_header};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -53,6 +53,8 @@ pub mod settings;
 pub mod task_labels;
 pub mod tasks;
 pub mod users;
+pub mod webhook_deliveries;
+pub mod webhooks;
 
 #[cfg(test)]
 mod tests {
@@ -78,5 +80,6 @@ mod tests {
         check::<super::project_members::ProjectRole>();
         check::<super::users::Role>();
         check::<super::api_tokens::TokenScope>();
+        check::<super::webhook_deliveries::DeliveryState>();
     }
 }

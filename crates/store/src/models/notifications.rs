@@ -12,7 +12,8 @@ pub struct Model {
     pub kind: String,
     pub project_id: Uuid,
     pub task_id: Option<Uuid>,
-    pub actor_id: Uuid,
+    /// `None` when the server itself acted (a webhook it disabled).
+    pub actor_id: Option<Uuid>,
     pub message: String,
     pub created_at: DateTimeUtc,
     pub read_at: Option<DateTimeUtc>,

@@ -10,15 +10,13 @@
 //! So a project's `seq` is gapless and in commit order, and an event exists iff its change
 //! committed.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
     DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement, TransactionTrait,
 };
-use serde_json::{Value, json};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::auth::Principal;
@@ -26,9 +24,9 @@ use crate::auth::policy::{self, ProjectAction};
 use crate::bus::{BusMessage, Event};
 use crate::models::project_members::{self, ProjectRole};
 use crate::models::tasks::TaskStatus;
-use crate::models::{activity_log, events, notifications, projects};
+use crate::models::{activity_log, events, projects};
 use crate::services::event::{EventData, EventType, ProjectEvent};
-use crate::services::notifications::{Notification, NotificationKind};
+use crate::services::notifications::{self, NewNotification, NotificationKind};
 use crate::state::Store;
 use flowtrack_core::error::{AppError, AppResult};
 use flowtrack_core::validate::ApiEnum;
@@ -180,29 +178,17 @@ impl ProjectTransaction {
         if user_id == self.actor.id() {
             return Ok(());
         }
-        let row = notifications::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            user_id: Set(user_id),
-            kind: Set(kind.as_str().to_string()),
-            project_id: Set(self.project.id),
-            task_id: Set(task_id),
-            actor_id: Set(self.actor.id()),
-            message: Set(message),
-            created_at: Set(self.now),
-            read_at: Set(None),
-        }
-        .insert(&self.txn)
-        .await?;
-        let payload = json!({
-            "type": "notification",
-            "notification": Notification::from(&row),
-        })
-        .to_string();
-        self.published.push(BusMessage::Notification {
+        let new = NewNotification {
             user_id,
+            kind,
             project_id: self.project.id,
-            payload: Arc::from(payload),
-        });
+            task_id,
+            actor_id: Some(self.actor.id()),
+            message,
+            at: self.now,
+        };
+        let message = notifications::store(&self.txn, new).await?;
+        self.published.push(message);
         Ok(())
     }
 

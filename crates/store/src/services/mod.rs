@@ -15,3 +15,4 @@ pub mod reports;
 pub mod tasks;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;

@@ -2,12 +2,16 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::Principal;
+use crate::bus::BusMessage;
 use crate::models::notifications;
 use crate::state::Store;
 use flowtrack_core::error::{AppError, AppResult};
@@ -22,6 +26,8 @@ pub enum NotificationKind {
     MemberAdded,
     /// Someone else commented on a task assigned to the user.
     CommentCreated,
+    /// The delivery worker disabled a webhook of a project the user owns.
+    WebhookDisabled,
 }
 
 impl NotificationKind {
@@ -30,6 +36,7 @@ impl NotificationKind {
             NotificationKind::TaskAssigned => "task.assigned",
             NotificationKind::MemberAdded => "member.added",
             NotificationKind::CommentCreated => "comment.created",
+            NotificationKind::WebhookDisabled => "webhook.disabled",
         }
     }
 }
@@ -37,11 +44,12 @@ impl NotificationKind {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Notification {
     pub id: Uuid,
-    /// `task.assigned`, `member.added` or `comment.created`.
+    /// `task.assigned`, `member.added`, `comment.created` or `webhook.disabled`.
     pub kind: String,
     pub project_id: Uuid,
     pub task_id: Option<Uuid>,
-    pub actor_id: Uuid,
+    /// Who acted; `null` for `webhook.disabled` (the server did).
+    pub actor_id: Option<Uuid>,
     pub message: String,
     #[serde(serialize_with = "flowtrack_core::time::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
@@ -49,6 +57,48 @@ pub struct Notification {
     #[serde(serialize_with = "flowtrack_core::time::rfc3339_opt")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub read_at: Option<DateTime<Utc>>,
+}
+
+/// A notification to store.
+pub struct NewNotification {
+    pub user_id: Uuid,
+    pub kind: NotificationKind,
+    pub project_id: Uuid,
+    pub task_id: Option<Uuid>,
+    pub actor_id: Option<Uuid>,
+    pub message: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Stores a notification in the caller's transaction; answers the bus message that pushes
+/// it to the user's sockets once that transaction commits.
+pub async fn store(
+    txn: &impl sea_orm::ConnectionTrait,
+    new: NewNotification,
+) -> AppResult<BusMessage> {
+    let row = notifications::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        user_id: Set(new.user_id),
+        kind: Set(new.kind.as_str().to_string()),
+        project_id: Set(new.project_id),
+        task_id: Set(new.task_id),
+        actor_id: Set(new.actor_id),
+        message: Set(new.message),
+        created_at: Set(new.at),
+        read_at: Set(None),
+    }
+    .insert(txn)
+    .await?;
+    let payload = serde_json::json!({
+        "type": "notification",
+        "notification": Notification::from(&row),
+    })
+    .to_string();
+    Ok(BusMessage::Notification {
+        user_id: new.user_id,
+        project_id: new.project_id,
+        payload: payload.into(),
+    })
 }
 
 impl From<&notifications::Model> for Notification {

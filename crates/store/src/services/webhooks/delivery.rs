@@ -1,0 +1,432 @@
+//! What the webhook delivery worker reads and writes. The worker (in the HTTP crate, which
+//! makes the requests) claims webhooks with work due under a lease, so exactly one instance
+//! delivers a webhook at a time; it delivers the events after each webhook's cursor in `seq`
+//! order, and records every attempt in the same transaction that moves the cursor, so a crash
+//! can repeat a delivery (same `webhook-id`) but never lose one.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use rand::RngExt as _;
+use sea_orm::sea_query::{Expr, Query, QueryStatementBuilder, SimpleExpr};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
+};
+use uuid::Uuid;
+
+use crate::models::project_members::ProjectRole;
+use crate::models::webhook_deliveries::{self, DeliveryState};
+use crate::models::{events, project_members, projects, webhooks};
+use crate::services::notifications::{self, NewNotification, NotificationKind};
+use crate::state::Store;
+use flowtrack_core::error::AppResult;
+
+/// How long a claim lasts without renewal: an instance that dies leaves its webhooks to
+/// another one after this.
+pub const LEASE: TimeDelta = TimeDelta::seconds(30);
+/// The longest wait between two attempts of one event.
+const MAX_RETRY_DELAY: TimeDelta = TimeDelta::hours(6);
+/// Events read after a cursor at a time.
+const EVENT_BATCH: u64 = 200;
+/// The receiver's answer kept in `error` on failure, at most.
+pub const ERROR_BYTES: usize = 1024;
+
+/// An event to deliver: its seq, type and payload (the WebSocket message).
+#[derive(Debug, Clone)]
+pub struct Due {
+    pub seq: i64,
+    pub event_type: String,
+    pub payload: String,
+}
+
+/// What one attempt gave.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The receiver's status, when it answered.
+    pub status: Option<u16>,
+    /// Why it failed: the connection error, or the start of the receiver's answer.
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+impl Outcome {
+    pub fn succeeded(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+}
+
+/// The webhook's message id for an event: the same for every attempt.
+pub fn message_id(webhook_id: Uuid, seq: i64) -> String {
+    format!("msg_{}_{seq}", webhook_id.simple())
+}
+
+/// Webhooks with work due that no other instance holds: active ones behind their
+/// project's head and not waiting for a retry, and any with a ping or redelivery queued.
+async fn candidates(state: &Store, owner: Uuid, now: DateTime<Utc>) -> AppResult<Vec<Uuid>> {
+    use sea_orm::sea_query::ExprTrait as _;
+    let free = Condition::any()
+        .add(webhooks::Column::LeaseUntil.is_null())
+        .add(webhooks::Column::LeaseUntil.lt(now))
+        .add(webhooks::Column::LeaseOwner.eq(owner));
+    let head = Query::select()
+        .column(projects::Column::EventSeq)
+        .from(projects::Entity)
+        .and_where(
+            Expr::col((projects::Entity, projects::Column::Id))
+                .equals((webhooks::Entity, webhooks::Column::ProjectId)),
+        )
+        .to_owned();
+    let behind = Condition::all()
+        .add(webhooks::Column::Active.eq(true))
+        .add(
+            Condition::any()
+                .add(webhooks::Column::NextAttemptAt.is_null())
+                .add(webhooks::Column::NextAttemptAt.lte(now)),
+        )
+        .add(
+            Expr::col((webhooks::Entity, webhooks::Column::CursorSeq)).lt(SimpleExpr::SubQuery(
+                None,
+                Box::new(head.into_sub_query_statement()),
+            )),
+        );
+    let queued = Query::select()
+        .column(webhook_deliveries::Column::WebhookId)
+        .from(webhook_deliveries::Entity)
+        .and_where(webhook_deliveries::Column::State.eq(DeliveryState::Pending))
+        .to_owned();
+    let ids: Vec<Uuid> = webhooks::Entity::find()
+        .select_only()
+        .column(webhooks::Column::Id)
+        .filter(free)
+        .filter(
+            Condition::any()
+                .add(behind)
+                .add(webhooks::Column::Id.in_subquery(queued)),
+        )
+        .limit(100)
+        .into_tuple()
+        .all(&state.db.read)
+        .await?;
+    Ok(ids)
+}
+
+/// Claims the webhooks with work due for `owner` (this instance) until `now + LEASE`. The
+/// claim is one conditional update per webhook: of two instances racing, one matches.
+pub async fn claim(state: &Store, owner: Uuid) -> AppResult<Vec<webhooks::Model>> {
+    let now = state.clock.now();
+    let mut claimed = Vec::new();
+    for id in candidates(state, owner, now).await? {
+        if renew(state, owner, id).await?
+            && let Some(hook) = webhooks::Entity::find_by_id(id)
+                .one(&state.db.write)
+                .await?
+        {
+            claimed.push(hook);
+        }
+    }
+    Ok(claimed)
+}
+
+/// Extends (or takes) the lease of a webhook; false when another instance holds it.
+pub async fn renew(state: &Store, owner: Uuid, id: Uuid) -> AppResult<bool> {
+    let now = state.clock.now();
+    let result = webhooks::Entity::update_many()
+        .col_expr(webhooks::Column::LeaseOwner, Expr::value(owner))
+        .col_expr(webhooks::Column::LeaseUntil, Expr::value(now + LEASE))
+        .filter(webhooks::Column::Id.eq(id))
+        .filter(
+            Condition::any()
+                .add(webhooks::Column::LeaseUntil.is_null())
+                .add(webhooks::Column::LeaseUntil.lt(now))
+                .add(webhooks::Column::LeaseOwner.eq(owner)),
+        )
+        .exec(&state.db.write)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Gives a webhook back (the worker is done with it for now).
+pub async fn release(state: &Store, owner: Uuid, id: Uuid) -> AppResult<()> {
+    webhooks::Entity::update_many()
+        .col_expr(
+            webhooks::Column::LeaseOwner,
+            Expr::value(Option::<Uuid>::None),
+        )
+        .col_expr(
+            webhooks::Column::LeaseUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(webhooks::Column::Id.eq(id))
+        .filter(webhooks::Column::LeaseOwner.eq(owner))
+        .exec(&state.db.write)
+        .await?;
+    Ok(())
+}
+
+/// The pings and redeliveries queued for a webhook, oldest first.
+pub async fn queued(state: &Store, id: Uuid) -> AppResult<Vec<webhook_deliveries::Model>> {
+    Ok(webhook_deliveries::Entity::find()
+        .filter(webhook_deliveries::Column::WebhookId.eq(id))
+        .filter(webhook_deliveries::Column::State.eq(DeliveryState::Pending))
+        .order_by_asc(webhook_deliveries::Column::Id)
+        .all(&state.db.read)
+        .await?)
+}
+
+/// Records the attempt of a queued ping or redelivery (it is not retried).
+pub async fn finish_queued(
+    state: &Store,
+    delivery: webhook_deliveries::Model,
+    outcome: &Outcome,
+) -> AppResult<()> {
+    let mut row: webhook_deliveries::ActiveModel = delivery.into();
+    row.state = Set(if outcome.succeeded() {
+        DeliveryState::Succeeded
+    } else {
+        DeliveryState::Failed
+    });
+    row.status_code = Set(outcome.status.map(i32::from));
+    row.error = Set(outcome.error.clone());
+    row.duration_ms = Set(Some(outcome.duration_ms));
+    row.update(&state.db.write).await?;
+    Ok(())
+}
+
+/// The next event after the webhook's cursor that its filter wants; events it does not
+/// want are passed over (the cursor moves past them).
+pub async fn next_event(
+    state: &Store,
+    owner: Uuid,
+    hook: &mut webhooks::Model,
+) -> AppResult<Option<Due>> {
+    let wanted = hook.event_filter();
+    loop {
+        let rows = events::Entity::find()
+            .filter(events::Column::ProjectId.eq(hook.project_id))
+            .filter(events::Column::Seq.gt(hook.cursor_seq))
+            .order_by_asc(events::Column::Seq)
+            .limit(EVENT_BATCH)
+            .all(&state.db.read)
+            .await?;
+        let Some(last) = rows.last().map(|e| e.seq) else {
+            return Ok(None);
+        };
+        if let Some(event) = rows
+            .into_iter()
+            .find(|e| wanted.is_empty() || wanted.contains(&e.event_type))
+        {
+            if event.seq > hook.cursor_seq + 1 {
+                move_cursor(state, owner, hook, event.seq - 1).await?;
+            }
+            return Ok(Some(Due {
+                seq: event.seq,
+                event_type: event.event_type,
+                payload: event.payload,
+            }));
+        }
+        move_cursor(state, owner, hook, last).await?;
+    }
+}
+
+async fn move_cursor(
+    state: &Store,
+    owner: Uuid,
+    hook: &mut webhooks::Model,
+    seq: i64,
+) -> AppResult<()> {
+    webhooks::Entity::update_many()
+        .col_expr(webhooks::Column::CursorSeq, Expr::value(seq))
+        .filter(webhooks::Column::Id.eq(hook.id))
+        .filter(webhooks::Column::LeaseOwner.eq(owner))
+        .filter(webhooks::Column::CursorSeq.lt(seq))
+        .exec(&state.db.write)
+        .await?;
+    hook.cursor_seq = seq;
+    Ok(())
+}
+
+/// What became of a webhook after an attempt.
+#[derive(Debug, PartialEq, Eq)]
+pub enum After {
+    /// Delivered: the cursor moved past the event.
+    Delivered,
+    /// Failed: retried at this time.
+    RetryAt(DateTime<Utc>),
+    /// Failed for good (410, or retries given up): the webhook is disabled.
+    Disabled,
+}
+
+/// Records an attempt of the event after the cursor, and moves the webhook on, in one
+/// transaction: a success moves the cursor; a failure schedules the retry, or disables the
+/// webhook (410, or the next retry would start after the give-up deadline) and notifies the
+/// project's owners.
+pub async fn record(
+    state: &Store,
+    owner: Uuid,
+    hook: &mut webhooks::Model,
+    due: &Due,
+    outcome: &Outcome,
+) -> AppResult<After> {
+    let now = state.clock.now();
+    let attempt = hook.attempt + 1;
+    let after = plan(state, hook, outcome, attempt, now);
+    let txn = state.db.write.begin().await?;
+    webhook_deliveries::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        webhook_id: Set(hook.id),
+        message_id: Set(message_id(hook.id, due.seq)),
+        event_type: Set(due.event_type.clone()),
+        seq: Set(Some(due.seq)),
+        payload: Set(None),
+        attempt: Set(attempt),
+        state: Set(if outcome.succeeded() {
+            DeliveryState::Succeeded
+        } else {
+            DeliveryState::Failed
+        }),
+        status_code: Set(outcome.status.map(i32::from)),
+        error: Set(outcome.error.clone()),
+        duration_ms: Set(Some(outcome.duration_ms)),
+        created_at: Set(now),
+        next_attempt_at: Set(match after {
+            After::RetryAt(at) => Some(at),
+            _ => None,
+        }),
+    }
+    .insert(&txn)
+    .await?;
+    let mut update = webhooks::Entity::update_many()
+        .filter(webhooks::Column::Id.eq(hook.id))
+        .filter(webhooks::Column::LeaseOwner.eq(owner));
+    let mut published = Vec::new();
+    match &after {
+        After::Delivered => {
+            hook.cursor_seq = due.seq;
+            hook.attempt = 0;
+            hook.first_failure_at = None;
+            hook.next_attempt_at = None;
+        }
+        After::RetryAt(at) => {
+            hook.attempt = attempt;
+            hook.first_failure_at = hook.first_failure_at.or(Some(now));
+            hook.next_attempt_at = Some(*at);
+        }
+        After::Disabled => {
+            hook.active = false;
+            hook.attempt = 0;
+            hook.first_failure_at = None;
+            hook.next_attempt_at = None;
+            let reason = disabled_reason(outcome);
+            hook.disabled_reason = Some(reason.clone());
+            update = update
+                .col_expr(webhooks::Column::Active, Expr::value(false))
+                .col_expr(webhooks::Column::DisabledReason, Expr::value(reason));
+            published = notify_owners(&txn, hook, now).await?;
+        }
+    }
+    update
+        .col_expr(webhooks::Column::CursorSeq, Expr::value(hook.cursor_seq))
+        .col_expr(webhooks::Column::Attempt, Expr::value(hook.attempt))
+        .col_expr(
+            webhooks::Column::FirstFailureAt,
+            Expr::value(hook.first_failure_at),
+        )
+        .col_expr(
+            webhooks::Column::NextAttemptAt,
+            Expr::value(hook.next_attempt_at),
+        )
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    state.bus.publish_all(published);
+    Ok(after)
+}
+
+/// What follows a failed attempt number `attempt` (or a success).
+fn plan(
+    state: &Store,
+    hook: &webhooks::Model,
+    outcome: &Outcome,
+    attempt: i32,
+    now: DateTime<Utc>,
+) -> After {
+    if outcome.succeeded() {
+        return After::Delivered;
+    }
+    if outcome.status == Some(410) {
+        return After::Disabled;
+    }
+    let config = &state.config.webhooks;
+    let first = hook.first_failure_at.unwrap_or(now);
+    let deadline = first + TimeDelta::from_std(config.give_up).unwrap_or(TimeDelta::days(3));
+    let next = now + retry_delay(config.retry_base, attempt);
+    if next > deadline {
+        After::Disabled
+    } else {
+        After::RetryAt(next)
+    }
+}
+
+/// Retry n waits base · 4^(n−1), ±20 %, at most 6 hours.
+pub fn retry_delay(base: std::time::Duration, attempt: i32) -> TimeDelta {
+    let exponent = u32::try_from(attempt.max(1) - 1).unwrap_or(0).min(20);
+    let base_ms = base.as_millis().min(u128::from(u32::MAX)) as f64;
+    let delay_ms = base_ms * 4f64.powi(exponent as i32);
+    let jitter = rand::rng().random_range(0.8..=1.2);
+    let ms = (delay_ms * jitter).min(MAX_RETRY_DELAY.num_milliseconds() as f64);
+    TimeDelta::milliseconds(ms as i64)
+}
+
+fn disabled_reason(outcome: &Outcome) -> String {
+    match outcome.status {
+        Some(410) => "The receiver answered 410 Gone.".into(),
+        Some(status) => {
+            format!("Deliveries kept failing (last answer: HTTP {status}); retries given up.")
+        }
+        None => format!(
+            "Deliveries kept failing ({}); retries given up.",
+            outcome.error.as_deref().unwrap_or("no answer")
+        ),
+    }
+}
+
+/// A `webhook.disabled` notification for every owner of the project (no actor).
+async fn notify_owners(
+    txn: &sea_orm::DatabaseTransaction,
+    hook: &webhooks::Model,
+    now: DateTime<Utc>,
+) -> AppResult<Vec<crate::bus::BusMessage>> {
+    let owners: Vec<Uuid> = project_members::Entity::find()
+        .select_only()
+        .column(project_members::Column::UserId)
+        .filter(project_members::Column::ProjectId.eq(hook.project_id))
+        .filter(project_members::Column::Role.eq(ProjectRole::Owner))
+        .into_tuple()
+        .all(txn)
+        .await?;
+    let mut published = Vec::with_capacity(owners.len());
+    for user_id in owners {
+        let new = NewNotification {
+            user_id,
+            kind: NotificationKind::WebhookDisabled,
+            project_id: hook.project_id,
+            task_id: None,
+            actor_id: None,
+            message: format!("The webhook to {} was disabled.", hook.url),
+            at: now,
+        };
+        published.push(notifications::store(txn, new).await?);
+    }
+    Ok(published)
+}
+
+/// The secrets a delivery is signed with now: the current one, and the one before a
+/// rotation during its 24-hour overlap.
+pub fn signing_secrets(hook: &webhooks::Model, now: DateTime<Utc>) -> Vec<&str> {
+    let mut secrets = vec![hook.secret.as_str()];
+    if let (Some(previous), Some(until)) = (&hook.previous_secret, hook.previous_secret_until)
+        && until > now
+    {
+        secrets.push(previous);
+    }
+    secrets
+}
