@@ -29,8 +29,8 @@
      * PATCH /tasks/{id}/move needs `status` in the query or the body; a `before_id` /
        `after_id` must name a neighbour in the target column: invented ones are dropped.
      * POST /projects/{id}/members must name an existing user: a real one is used.
-     * POST /users/me/tokens: a `project_id` must be a project of the caller's (one it
-       created is used) and `expires_at` must be in the future (a past one moves to
+     * POST /users/me/tokens: a `project_id` must be a project of the caller's (a new one
+       is used) and `expires_at` must be in the future (a past one moves to
        tomorrow).
      * a webhook `url` must resolve to an address the server may deliver to: the server
        runs with FLOWTRACK_WEBHOOK_ALLOW_PRIVATE=true and the URL becomes a closed port on
@@ -268,16 +268,9 @@ def _fix_assignee(body: dict) -> None:
         body["assignee_id"] = account("member").id
 
 
-_member_project: dict | None = None
-
-
 def _own_project_id(token: str) -> str:
-    """A project the member created (once per run)."""
-    global _member_project
-    with _lock:
-        if _member_project is None:
-            _member_project = _call("POST", "/projects", token, json={"name": "Token target"}).json()
-        return _member_project["id"]
+    """A new project of the caller's (a shared one could be deleted by a stateful scenario)."""
+    return _call("POST", "/projects", token, json={"name": "Token target"}).json()["id"]
 
 
 def _fix_token(body: dict, token: str) -> None:
@@ -376,7 +369,7 @@ def before_call(ctx, case, **kwargs):
         if isinstance(body.get("email"), str):
             body["email"] = someone.email
     elif (method, path) == ("POST", "/users/me/tokens") and body is not None:
-        _fix_token(body, account("member").token)
+        _fix_token(body, _bearer(case) or account("member").token)
     elif (method, path) in {("POST", "/projects/{id}/webhooks"), ("PATCH", "/webhooks/{id}")} and body is not None:
         _fix_webhook_url(body)
     elif (method, path) in {("POST", "/tasks"), ("PATCH", "/tasks/{id}")} and body is not None:

@@ -42,9 +42,7 @@ async fn run(store: Store, sender: Sender) {
             _ = bus.recv() => {}
             () = tokio::time::sleep(POLL_EVERY) => {}
         }
-        let claimed = delivery::claim(&store, owner).await;
-        tracing::debug!(claimed = ?claimed.as_ref().map(Vec::len), "webhook claim");
-        let claimed = match claimed {
+        let claimed = match delivery::claim(&store, owner).await {
             Ok(claimed) => claimed,
             Err(err) => {
                 tracing::warn!(error = %err, "claiming webhooks failed; will retry");

@@ -99,9 +99,10 @@ impl FieldValue for EventTypes {
             let kind = EventType::parse(name).ok_or_else(|| {
                 format!("`{name}` is not an event type (e.g. task.created, task.moved)")
             })?;
-            if !types.contains(&kind) {
-                types.push(kind);
+            if types.contains(&kind) {
+                return Err(format!("must be distinct (`{name}` repeats)"));
             }
+            types.push(kind);
         }
         Ok(Self(types))
     }
