@@ -5,7 +5,6 @@
 //! can repeat a delivery (same `webhook-id`) but never lose one.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use rand::RngExt as _;
 use sea_orm::sea_query::{Expr, Query, QueryStatementBuilder, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, QueryFilter,
@@ -13,18 +12,15 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use crate::models::project_members::ProjectRole;
+use super::retry::{disabled_reason, notify_owners, plan};
 use crate::models::webhook_deliveries::{self, DeliveryState};
-use crate::models::{events, project_members, projects, webhooks};
-use crate::services::notifications::{self, NewNotification, NotificationKind};
+use crate::models::{events, projects, webhooks};
 use crate::state::Store;
 use flowtrack_core::error::AppResult;
 
 /// How long a claim lasts without renewal: an instance that dies leaves its webhooks to
 /// another one after this.
 pub const LEASE: TimeDelta = TimeDelta::seconds(30);
-/// The longest wait between two attempts of one event.
-const MAX_RETRY_DELAY: TimeDelta = TimeDelta::hours(6);
 /// Events read after a cursor at a time.
 const EVENT_BATCH: u64 = 200;
 /// The receiver's answer kept in `error` on failure, at most.
@@ -270,30 +266,9 @@ pub async fn record(
     let attempt = hook.attempt + 1;
     let after = plan(state, hook, outcome, attempt, now);
     let txn = state.db.write.begin().await?;
-    webhook_deliveries::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        webhook_id: Set(hook.id),
-        message_id: Set(message_id(hook.id, due.seq)),
-        event_type: Set(due.event_type.clone()),
-        seq: Set(Some(due.seq)),
-        payload: Set(None),
-        attempt: Set(attempt),
-        state: Set(if outcome.succeeded() {
-            DeliveryState::Succeeded
-        } else {
-            DeliveryState::Failed
-        }),
-        status_code: Set(outcome.status.map(i32::from)),
-        error: Set(outcome.error.clone()),
-        duration_ms: Set(Some(outcome.duration_ms)),
-        created_at: Set(now),
-        next_attempt_at: Set(match after {
-            After::RetryAt(at) => Some(at),
-            _ => None,
-        }),
-    }
-    .insert(&txn)
-    .await?;
+    attempt_row(hook, due, outcome, attempt, &after, now)
+        .insert(&txn)
+        .await?;
     let mut update = webhooks::Entity::update_many()
         .filter(webhooks::Column::Id.eq(hook.id))
         .filter(webhooks::Column::LeaseOwner.eq(owner));
@@ -301,9 +276,7 @@ pub async fn record(
     match &after {
         After::Delivered => {
             hook.cursor_seq = due.seq;
-            hook.attempt = 0;
-            hook.first_failure_at = None;
-            hook.next_attempt_at = None;
+            clear_retry(hook);
         }
         After::RetryAt(at) => {
             hook.attempt = attempt;
@@ -312,9 +285,7 @@ pub async fn record(
         }
         After::Disabled => {
             hook.active = false;
-            hook.attempt = 0;
-            hook.first_failure_at = None;
-            hook.next_attempt_at = None;
+            clear_retry(hook);
             let reason = disabled_reason(outcome);
             hook.disabled_reason = Some(reason.clone());
             update = update
@@ -341,82 +312,43 @@ pub async fn record(
     Ok(after)
 }
 
-/// What follows a failed attempt number `attempt` (or a success).
-fn plan(
-    state: &Store,
+fn clear_retry(hook: &mut webhooks::Model) {
+    hook.attempt = 0;
+    hook.first_failure_at = None;
+    hook.next_attempt_at = None;
+}
+
+/// The delivery log's row of an attempt of an event.
+fn attempt_row(
     hook: &webhooks::Model,
+    due: &Due,
     outcome: &Outcome,
     attempt: i32,
+    after: &After,
     now: DateTime<Utc>,
-) -> After {
-    if outcome.succeeded() {
-        return After::Delivered;
+) -> webhook_deliveries::ActiveModel {
+    webhook_deliveries::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        webhook_id: Set(hook.id),
+        message_id: Set(message_id(hook.id, due.seq)),
+        event_type: Set(due.event_type.clone()),
+        seq: Set(Some(due.seq)),
+        payload: Set(None),
+        attempt: Set(attempt),
+        state: Set(if outcome.succeeded() {
+            DeliveryState::Succeeded
+        } else {
+            DeliveryState::Failed
+        }),
+        status_code: Set(outcome.status.map(i32::from)),
+        error: Set(outcome.error.clone()),
+        duration_ms: Set(Some(outcome.duration_ms)),
+        created_at: Set(now),
+        next_attempt_at: Set(match after {
+            After::RetryAt(at) => Some(*at),
+            _ => None,
+        }),
     }
-    if outcome.status == Some(410) {
-        return After::Disabled;
-    }
-    let config = &state.config.webhooks;
-    let first = hook.first_failure_at.unwrap_or(now);
-    let deadline = first + TimeDelta::from_std(config.give_up).unwrap_or(TimeDelta::days(3));
-    let next = now + retry_delay(config.retry_base, attempt);
-    if next > deadline {
-        After::Disabled
-    } else {
-        After::RetryAt(next)
-    }
-}
-
-/// Retry n waits base · 4^(n−1), ±20 %, at most 6 hours.
-pub fn retry_delay(base: std::time::Duration, attempt: i32) -> TimeDelta {
-    let exponent = u32::try_from(attempt.max(1) - 1).unwrap_or(0).min(20);
-    let base_ms = base.as_millis().min(u128::from(u32::MAX)) as f64;
-    let delay_ms = base_ms * 4f64.powi(exponent as i32);
-    let jitter = rand::rng().random_range(0.8..=1.2);
-    let ms = (delay_ms * jitter).min(MAX_RETRY_DELAY.num_milliseconds() as f64);
-    TimeDelta::milliseconds(ms as i64)
-}
-
-fn disabled_reason(outcome: &Outcome) -> String {
-    match outcome.status {
-        Some(410) => "The receiver answered 410 Gone.".into(),
-        Some(status) => {
-            format!("Deliveries kept failing (last answer: HTTP {status}); retries given up.")
-        }
-        None => format!(
-            "Deliveries kept failing ({}); retries given up.",
-            outcome.error.as_deref().unwrap_or("no answer")
-        ),
-    }
-}
-
-/// A `webhook.disabled` notification for every owner of the project (no actor).
-async fn notify_owners(
-    txn: &sea_orm::DatabaseTransaction,
-    hook: &webhooks::Model,
-    now: DateTime<Utc>,
-) -> AppResult<Vec<crate::bus::BusMessage>> {
-    let owners: Vec<Uuid> = project_members::Entity::find()
-        .select_only()
-        .column(project_members::Column::UserId)
-        .filter(project_members::Column::ProjectId.eq(hook.project_id))
-        .filter(project_members::Column::Role.eq(ProjectRole::Owner))
-        .into_tuple()
-        .all(txn)
-        .await?;
-    let mut published = Vec::with_capacity(owners.len());
-    for user_id in owners {
-        let new = NewNotification {
-            user_id,
-            kind: NotificationKind::WebhookDisabled,
-            project_id: hook.project_id,
-            task_id: None,
-            actor_id: None,
-            message: format!("The webhook to {} was disabled.", hook.url),
-            at: now,
-        };
-        published.push(notifications::store(txn, new).await?);
-    }
-    Ok(published)
 }
 
 /// The secrets a delivery is signed with now: the current one, and the one before a
