@@ -178,3 +178,55 @@ fn host_header(url: &url::Url) -> String {
 fn excerpt(answer: &[u8]) -> String {
     String::from_utf8_lossy(&answer[..answer.len().min(ERROR_BYTES)]).into_owned()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sender(allow_private: bool) -> Sender {
+        Sender::new(&WebhookConfig {
+            allow_private,
+            timeout: Duration::from_secs(2),
+            retry_base: Duration::from_secs(1),
+            give_up: Duration::from_secs(60),
+        })
+        .expect("sender")
+    }
+
+    fn message(url: &str) -> Message<'_> {
+        Message {
+            url,
+            id: "msg_1",
+            timestamp: 1,
+            signature: "v1,x",
+            body: "{}".into(),
+        }
+    }
+
+    /// The address check runs at every attempt, not only when the webhook was created: a
+    /// host that resolves to a private address now fails the attempt, before any connection.
+    #[tokio::test]
+    async fn every_attempt_checks_where_the_host_resolves() {
+        for url in [
+            "http://localhost:9/x",
+            "http://127.0.0.1:9/x",
+            "http://[::1]:9/x",
+        ] {
+            let outcome = sender(false).send(message(url)).await;
+            assert_eq!(outcome.status, None, "{url}");
+            let error = outcome.error.unwrap_or_default();
+            assert!(error.contains("non-public"), "{url}: {error}");
+        }
+        // Allowed: the attempt goes on to connect (nothing listens on port 9).
+        let outcome = sender(true).send(message("http://127.0.0.1:9/x")).await;
+        assert!(outcome.error.unwrap_or_default().contains("connection"));
+    }
+
+    #[test]
+    fn the_request_line_and_host_come_from_the_url() {
+        let url = url::Url::parse("https://hooks.example.com:8443/a/b?x=1").expect("url");
+        assert_eq!(request_target(&url), "/a/b?x=1");
+        assert_eq!(host_header(&url), "hooks.example.com:8443");
+        assert_eq!(excerpt(&[b'a'; 5000]).len(), ERROR_BYTES);
+    }
+}
