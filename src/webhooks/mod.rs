@@ -9,7 +9,7 @@ mod client;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use flowtrack_core::security::signature_header;
 use flowtrack_store::models::webhooks;
@@ -23,6 +23,8 @@ pub use client::Sender;
 /// How often the worker looks for due work when nothing wakes it (retries coming due,
 /// events committed by instances without a shared bus).
 const POLL_EVERY: Duration = Duration::from_millis(250);
+/// How often a webhook's lease is renewed while its events are being delivered.
+const RENEW_EVERY: Duration = Duration::from_secs(10);
 
 /// Starts the worker; it stops at shutdown.
 pub fn start(store: Store) -> anyhow::Result<()> {
@@ -85,15 +87,29 @@ async fn deliver(
     if !hook.active || hook.next_attempt_at.is_some_and(|at| at > now) {
         return Ok(());
     }
-    while delivery::renew(store, owner, hook.id).await? {
-        let Some(due) = delivery::next_event(store, owner, &mut hook).await? else {
+    let mut renewed = Instant::now();
+    if !delivery::renew(store, owner, hook.id).await? {
+        return Ok(());
+    }
+    loop {
+        let batch = delivery::next_events(store, owner, &mut hook).await?;
+        if batch.is_empty() {
             break;
-        };
-        let message_id = delivery::message_id(hook.id, due.seq);
-        let outcome = send(store, sender, &hook, &message_id, due.payload.clone()).await;
-        match delivery::record(store, owner, &mut hook, &due, &outcome).await? {
-            After::Delivered => {}
-            After::RetryAt(_) | After::Disabled => break,
+        }
+        for due in batch {
+            // The lease lasts 30 s: renewed every 10 s while delivering.
+            if renewed.elapsed() > RENEW_EVERY {
+                if !delivery::renew(store, owner, hook.id).await? {
+                    return Ok(());
+                }
+                renewed = Instant::now();
+            }
+            let message_id = delivery::message_id(hook.id, due.seq);
+            let outcome = send(store, sender, &hook, &message_id, due.payload.clone()).await;
+            match delivery::record(store, owner, &mut hook, &due, &outcome).await? {
+                After::Delivered => {}
+                After::RetryAt(_) | After::Disabled => return Ok(()),
+            }
         }
     }
     Ok(())

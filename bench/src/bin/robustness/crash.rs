@@ -10,6 +10,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::common::{Api, Ledger, Rng, STATUSES, Server, ServerArgs, User, finish, verify};
+use crate::receiver::Receiver;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -153,13 +154,36 @@ pub async fn writer(load: Arc<Load>, id: u64) {
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let started = Instant::now();
-    let mut server = Server::new(args.server.clone())?;
+    // A webhook on every project, its receiver a little slow: deliveries are in flight when
+    // the server dies.
+    let receiver = Receiver::start(Duration::from_millis(3)).await?;
+    let mut server_args = args.server.clone();
+    server_args.server_env.extend([
+        (
+            "FLOWTRACK_WEBHOOK_ALLOW_PRIVATE".to_string(),
+            "true".to_string(),
+        ),
+        (
+            "FLOWTRACK_WEBHOOK_RETRY_BASE_MS".to_string(),
+            "100".to_string(),
+        ),
+    ]);
+    let mut server = Server::new(server_args)?;
     server.start().await?;
     let api = Api::new(&server.base)?;
     let owner = api.register("crash-owner").await?;
     let mut projects = Vec::new();
     for i in 0..args.projects {
-        projects.push(api.create_project(&owner, &format!("crash {i}")).await?);
+        let project = api.create_project(&owner, &format!("crash {i}")).await?;
+        let hook = json!({"url": receiver.url});
+        api.must(
+            Method::POST,
+            &format!("/projects/{project}/webhooks"),
+            Some(&owner.token),
+            Some(hook),
+        )
+        .await?;
+        projects.push(project);
     }
     let load = Load::new(api.clone(), owner.clone(), projects);
     let mut workers = Vec::new();
@@ -190,9 +214,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     server.check_alive()?;
     let verified = verify(&api, &owner, &load.projects, &load.ledger).await?;
+    let expected = webhook_expectation(&api, &owner, &load.projects).await?;
+    let (webhooks, webhook_problems) = receiver.check(&expected, Duration::from_secs(60)).await;
     server.stop().await;
 
     let mut problems = verified.problems;
+    problems.extend(webhook_problems);
     let counts = &load.counts;
     let unexpected = load.unexpected();
     if counts.unexpected.load(Ordering::Relaxed) > 0 {
@@ -219,6 +246,30 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "moved_tasks_verified": verified.moves_checked,
         "events_verified": verified.events_checked,
         "seconds": started.elapsed().as_secs_f64().round(),
+        "webhooks": webhooks,
     });
     finish("crash", summary, &problems)
+}
+
+/// The events each project's webhook must have delivered: every one after `project.created`
+/// (seq 1, before the webhook) up to the project's current seq.
+async fn webhook_expectation(
+    api: &Api,
+    owner: &User,
+    projects: &[String],
+) -> anyhow::Result<std::collections::HashMap<String, (i64, i64)>> {
+    let mut expected = std::collections::HashMap::new();
+    for project in projects {
+        let board = api
+            .must(
+                Method::GET,
+                &format!("/projects/{project}/board"),
+                Some(&owner.token),
+                None,
+            )
+            .await?;
+        let head = board["seq"].as_i64().unwrap_or(0);
+        expected.insert(project.clone(), (2, head));
+    }
+    Ok(expected)
 }

@@ -19,6 +19,7 @@ mod common;
 mod crash;
 mod hostile;
 mod outage;
+mod receiver;
 mod soak;
 
 use clap::{Parser, Subcommand};

@@ -16,7 +16,7 @@ use super::retry::{disabled_reason, notify_owners, plan};
 use crate::models::webhook_deliveries::{self, DeliveryState};
 use crate::models::{events, projects, webhooks};
 use crate::state::Store;
-use flowtrack_core::error::AppResult;
+use flowtrack_core::error::{AppError, AppResult};
 
 /// How long a claim lasts without renewal: an instance that dies leaves its webhooks to
 /// another one after this.
@@ -187,13 +187,14 @@ pub async fn finish_queued(
     Ok(())
 }
 
-/// The next event after the webhook's cursor that its filter wants; events it does not
-/// want are passed over (the cursor moves past them).
-pub async fn next_event(
+/// The next events after the webhook's cursor that its filter wants, in order (up to a
+/// batch). Events it does not want are passed over: when a whole batch holds none, the
+/// cursor moves past it; otherwise delivering the wanted ones moves it.
+pub async fn next_events(
     state: &Store,
     owner: Uuid,
     hook: &mut webhooks::Model,
-) -> AppResult<Option<Due>> {
+) -> AppResult<Vec<Due>> {
     let wanted = hook.event_filter();
     loop {
         let rows = events::Entity::find()
@@ -204,20 +205,19 @@ pub async fn next_event(
             .all(&state.db.read)
             .await?;
         let Some(last) = rows.last().map(|e| e.seq) else {
-            return Ok(None);
+            return Ok(Vec::new());
         };
-        if let Some(event) = rows
+        let due: Vec<Due> = rows
             .into_iter()
-            .find(|e| wanted.is_empty() || wanted.contains(&e.event_type))
-        {
-            if event.seq > hook.cursor_seq + 1 {
-                move_cursor(state, owner, hook, event.seq - 1).await?;
-            }
-            return Ok(Some(Due {
-                seq: event.seq,
-                event_type: event.event_type,
-                payload: event.payload,
-            }));
+            .filter(|e| wanted.is_empty() || wanted.contains(&e.event_type))
+            .map(|e| Due {
+                seq: e.seq,
+                event_type: e.event_type,
+                payload: e.payload,
+            })
+            .collect();
+        if !due.is_empty() {
+            return Ok(due);
         }
         move_cursor(state, owner, hook, last).await?;
     }
@@ -294,7 +294,7 @@ pub async fn record(
             published = notify_owners(&txn, hook, now).await?;
         }
     }
-    update
+    let moved = update
         .col_expr(webhooks::Column::CursorSeq, Expr::value(hook.cursor_seq))
         .col_expr(webhooks::Column::Attempt, Expr::value(hook.attempt))
         .col_expr(
@@ -307,6 +307,12 @@ pub async fn record(
         )
         .exec(&txn)
         .await?;
+    if moved.rows_affected == 0 {
+        // Another instance holds the webhook now (this one was too slow to renew): leave it
+        // to that one rather than deliver beside it, out of order.
+        txn.rollback().await?;
+        return Err(AppError::Conflict("the webhook's lease was lost".into()));
+    }
     txn.commit().await?;
     state.bus.publish_all(published);
     Ok(after)
