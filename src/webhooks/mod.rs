@@ -24,7 +24,7 @@ pub use client::Sender;
 /// events committed by instances without a shared bus).
 const POLL_EVERY: Duration = Duration::from_millis(250);
 /// How often a webhook's lease is renewed while its events are being delivered.
-const RENEW_EVERY: Duration = Duration::from_secs(10);
+const RENEW_EVERY: Duration = Duration::from_secs(3);
 
 /// Starts the worker; it stops at shutdown.
 pub fn start(store: Store) -> anyhow::Result<()> {
@@ -97,7 +97,7 @@ async fn deliver(
             break;
         }
         for due in batch {
-            // The lease lasts 30 s: renewed every 10 s while delivering.
+            // The lease lasts 10 s: renewed every 3 s while delivering.
             if renewed.elapsed() > RENEW_EVERY {
                 if !delivery::renew(store, owner, hook.id).await? {
                     return Ok(());

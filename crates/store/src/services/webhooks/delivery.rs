@@ -18,9 +18,9 @@ use crate::models::{events, projects, webhooks};
 use crate::state::Store;
 use flowtrack_core::error::{AppError, AppResult};
 
-/// How long a claim lasts without renewal: an instance that dies leaves its webhooks to
-/// another one after this.
-pub const LEASE: TimeDelta = TimeDelta::seconds(30);
+/// How long a claim lasts without renewal: an instance that dies (or a restart of it, under
+/// a new owner id) takes its webhooks back after this.
+pub const LEASE: TimeDelta = TimeDelta::seconds(10);
 /// Events read after a cursor at a time.
 const EVENT_BATCH: u64 = 200;
 /// The receiver's answer kept in `error` on failure, at most.
