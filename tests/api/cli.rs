@@ -544,3 +544,126 @@ async fn serve_is_the_default_command_and_stops_cleanly_on_sigint() {
     drop(client);
     server.stop_with("INT").await;
 }
+
+/// Secrets of integrations never reach the logs, even at `debug`: the API token (sent as a
+/// bearer header and in the WebSocket's `?token=`), the access token, and the webhook
+/// secrets (the first, and the one of a rotation).
+#[tokio::test]
+async fn api_token_and_webhook_secrets_never_reach_the_logs() {
+    let server = Server::start(
+        &["serve"],
+        &[
+            ("RUST_LOG", "debug"),
+            ("FLOWTRACK_LOG_FORMAT", "json"),
+            ("FLOWTRACK_WEBHOOK_ALLOW_PRIVATE", "true"),
+        ],
+    )
+    .await;
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let base = server.base.clone();
+    let post = |path: &str, token: &str, body: Value| {
+        client
+            .post(format!("{base}{path}"))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+    let pair: Value = client
+        .post(format!("{base}/auth/register"))
+        .json(
+            &json!({"email": unique_email(), "password": "a long passphrase", "full_name": "Logs"}),
+        )
+        .send()
+        .await
+        .expect("register")
+        .json()
+        .await
+        .expect("json");
+    let access = pair["access_token"].as_str().expect("access").to_string();
+    let user_id = pair["user"]["id"].as_str().expect("id").to_string();
+    let created: Value = post(
+        "/users/me/tokens",
+        &access,
+        json!({"name": "logs", "scope": "write"}),
+    )
+    .await
+    .expect("token")
+    .json()
+    .await
+    .expect("json");
+    let token = created["secret"].as_str().expect("secret").to_string();
+    let me = client
+        .get(format!("{base}/users/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(me.status(), StatusCode::OK);
+    let ws = format!(
+        "ws://127.0.0.1:{}/ws/notifications/{user_id}?token={token}",
+        server.port
+    );
+    let (socket, _) = tokio_tungstenite::connect_async(ws)
+        .await
+        .expect("websocket");
+    drop(socket);
+
+    let project: Value = post("/projects", &token, json!({"name": "Logged"}))
+        .await
+        .expect("project")
+        .json()
+        .await
+        .expect("json");
+    let receiver = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/hook", receiver.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let app = axum::Router::new().fallback(|| async { StatusCode::NO_CONTENT });
+        let _ = axum::serve(receiver, app).await;
+    });
+    let path = format!("/projects/{}/webhooks", project["id"].as_str().expect("id"));
+    let hook: Value = post(&path, &access, json!({"url": url}))
+        .await
+        .expect("hook")
+        .json()
+        .await
+        .expect("json");
+    let first_secret = hook["secret"].as_str().expect("secret").to_string();
+    let hook_id = hook["webhook"]["id"].as_str().expect("id").to_string();
+    let rotated: Value = post(
+        &format!("/webhooks/{hook_id}/rotate-secret"),
+        &access,
+        json!({}),
+    )
+    .await
+    .expect("rotate")
+    .json()
+    .await
+    .expect("json");
+    let second_secret = rotated["secret"].as_str().expect("secret").to_string();
+    post(&format!("/webhooks/{hook_id}/ping"), &access, json!({}))
+        .await
+        .expect("ping");
+    tokio::time::sleep(Duration::from_millis(600)).await; // the ping and the event go out
+    drop(client);
+
+    let sandbox = server.stop_with("TERM").await;
+    let logs = read_logs(&sandbox);
+    assert!(
+        logs.contains("webhook") || logs.len() > 1000,
+        "debug logs were written"
+    );
+    for (what, secret) in [
+        ("API token", token.as_str()),
+        ("access token", access.as_str()),
+        ("webhook secret", first_secret.as_str()),
+        ("rotated webhook secret", second_secret.as_str()),
+    ] {
+        let random = secret.split_once('_').map_or(secret, |(_, rest)| rest);
+        assert!(!logs.contains(random), "the {what} reached the logs");
+    }
+}
