@@ -253,7 +253,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
 /// The events each project's webhook must have delivered: every one after `project.created`
 /// (seq 1, before the webhook) up to the project's current seq.
-async fn webhook_expectation(
+pub async fn webhook_expectation(
     api: &Api,
     owner: &User,
     projects: &[String],

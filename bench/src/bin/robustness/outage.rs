@@ -14,7 +14,8 @@ use serde_json::json;
 use tokio::process::Command;
 
 use crate::common::{Api, Rng, Server, ServerArgs, finish, percentile, verify};
-use crate::crash::{Load, writer};
+use crate::crash::{Load, webhook_expectation, writer};
+use crate::receiver::Receiver;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -137,13 +138,31 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     if !args.server.database_url.starts_with("postgres") {
         bail!("db-outage needs a PostgreSQL --database-url");
     }
-    let mut server = Server::new(args.server.clone())?;
+    // Webhooks deliver through the outage: none of their events may be lost.
+    let receiver = Receiver::start(Duration::from_millis(3)).await?;
+    let mut server_args = args.server.clone();
+    server_args.server_env.extend([
+        (
+            "FLOWTRACK_WEBHOOK_ALLOW_PRIVATE".to_string(),
+            "true".to_string(),
+        ),
+        (
+            "FLOWTRACK_WEBHOOK_RETRY_BASE_MS".to_string(),
+            "100".to_string(),
+        ),
+    ]);
+    let mut server = Server::new(server_args)?;
     server.start().await?;
     let api = Api::new(&server.base)?;
     let owner = api.register("outage-owner").await?;
     let mut projects = Vec::new();
     for i in 0..3 {
-        projects.push(api.create_project(&owner, &format!("outage {i}")).await?);
+        let project = api.create_project(&owner, &format!("outage {i}")).await?;
+        let hook = json!({"url": receiver.url});
+        let path = format!("/projects/{project}/webhooks");
+        api.must(Method::POST, &path, Some(&owner.token), Some(hook))
+            .await?;
+        projects.push(project);
     }
     let load = Load::new(api.clone(), owner.clone(), projects);
     let samples = Arc::new(std::sync::Mutex::new(Vec::<Sample>::new()));
@@ -193,10 +212,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     server.check_alive()?;
     let ready_after = api.call(Method::GET, "/ready", None, None).await?;
     let verified = verify(&api, &owner, &load.projects, &load.ledger).await?;
+    let expected = webhook_expectation(&api, &owner, &load.projects).await?;
+    let (webhooks, webhook_problems) = receiver.check(&expected, Duration::from_secs(60)).await;
     server.stop().await;
 
     // ---- judge ----
     let mut problems = verified.problems;
+    problems.extend(webhook_problems);
     let samples = samples.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let max_wait = Duration::from_millis(args.max_wait_ms);
     let recover_by = up_at + Duration::from_millis(args.recover_within_ms);
@@ -308,6 +330,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "tasks_verified": verified.tasks_checked,
         "events_verified": verified.events_checked,
         "faults_injected": 1,
+        "webhooks": webhooks,
     });
     finish("db-outage", summary, &problems)
 }
