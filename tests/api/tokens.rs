@@ -17,6 +17,12 @@ async fn create_token(app: &TestApp, user: &TestUser, request: Value) -> (Value,
     (created["token"].clone(), secret)
 }
 
+/// Deletes one of `user`'s tokens (204).
+async fn delete_token(app: &TestApp, user: &TestUser, id: &str) {
+    let path = format!("/users/me/tokens/{id}");
+    no_content(call(app, user, Method::DELETE, &path, None).await).await;
+}
+
 /// `user` acting through the API token `secret` (the helpers send `access` as the bearer).
 fn with_token(user: &TestUser, secret: &str) -> TestUser {
     TestUser {
@@ -71,17 +77,7 @@ async fn a_token_is_created_listed_and_deleted_and_its_secret_is_shown_once() {
     assert!(!stored.contains(&secret[3..]), "the secret is not stored");
 
     let id = token["id"].as_str().expect("id");
-    no_content(
-        call(
-            &app,
-            &ada,
-            Method::DELETE,
-            &format!("/users/me/tokens/{id}"),
-            None,
-        )
-        .await,
-    )
-    .await;
+    delete_token(&app, &ada, id).await;
     assert_problem(me_with(&app, &secret).await, 401, "unauthorized").await;
     let listed = body(
         call(&app, &ada, Method::GET, "/users/me/tokens", None).await,
@@ -522,17 +518,7 @@ async fn a_deleted_token_stops_working_on_every_instance_within_a_second() {
     let (token, secret) = create_token(&app, &ada, json!({"name": "t", "scope": "read"})).await;
     body(me_with(&sibling, &secret).await, 200).await; // cached there now
     let id = token["id"].as_str().expect("id");
-    no_content(
-        call(
-            &app,
-            &ada,
-            Method::DELETE,
-            &format!("/users/me/tokens/{id}"),
-            None,
-        )
-        .await,
-    )
-    .await;
+    delete_token(&app, &ada, id).await;
     let deleted_at = std::time::Instant::now();
     loop {
         if me_with(&sibling, &secret).await.status() == 401 {
@@ -573,17 +559,7 @@ async fn a_websocket_opened_with_a_project_token_gets_that_project_only_and_clos
     socket.expect_silence(Duration::from_millis(300)).await;
 
     let id = token["id"].as_str().expect("id");
-    no_content(
-        call(
-            &app,
-            &ada,
-            Method::DELETE,
-            &format!("/users/me/tokens/{id}"),
-            None,
-        )
-        .await,
-    )
-    .await;
+    delete_token(&app, &ada, id).await;
     assert_eq!(
         socket.closed_within(Duration::from_secs(3)).await,
         Some(WsEnd::Closed(4001))

@@ -117,16 +117,22 @@ async fn create_webhook(
     app: &TestApp,
     owner: &TestUser,
     project_id: &str,
-    body: Value,
+    request: Value,
 ) -> (Value, String) {
     let path = format!("/projects/{project_id}/webhooks");
-    let created = body_of(call(app, owner, Method::POST, &path, Some(body)).await, 201).await;
+    let created = body(
+        call(app, owner, Method::POST, &path, Some(request)).await,
+        201,
+    )
+    .await;
     let secret = created["secret"].as_str().expect("secret").to_string();
     (created["webhook"].clone(), secret)
 }
 
-async fn body_of(response: reqwest::Response, status: u16) -> Value {
-    body(response, status).await
+/// A webhook's delivery log, first page, as its owner sees it.
+async fn delivery_log(app: &TestApp, owner: &TestUser, id: &str) -> Value {
+    let path = format!("/webhooks/{id}/deliveries");
+    body(call(app, owner, Method::GET, &path, None).await, 200).await
 }
 
 /// Checks a delivery's signature with the independent `standardwebhooks` implementation.
@@ -187,18 +193,7 @@ async fn events_are_delivered_signed_in_order_as_the_websocket_sends_them() {
     );
 
     let id = hook["id"].as_str().expect("id");
-    let log = body_of(
-        call(
-            &app,
-            &ada,
-            Method::GET,
-            &format!("/webhooks/{id}/deliveries"),
-            None,
-        )
-        .await,
-        200,
-    )
-    .await;
+    let log = delivery_log(&app, &ada, id).await;
     let items = log["items"].as_array().expect("items");
     assert_eq!(items.len(), 2);
     assert_eq!(items[0]["seq"], 3, "newest first");
@@ -268,7 +263,7 @@ async fn only_owners_and_admins_manage_webhooks_and_secrets_are_shown_once() {
             assert_problem(response, status, code).await;
         }
     }
-    let listed = body_of(call(&app, &admin, Method::GET, &list_path, None).await, 200).await;
+    let listed = body(call(&app, &admin, Method::GET, &list_path, None).await, 200).await;
     assert_eq!(listed.as_array().map(Vec::len), Some(1), "admins too");
     no_content(
         call(
@@ -400,7 +395,7 @@ async fn a_failing_receiver_gets_every_event_once_in_order_after_retries() {
         "a later event waits while an earlier one is retried"
     );
     let id = hook["id"].as_str().expect("id");
-    let log = body_of(
+    let log = body(
         call(
             &app,
             &ada,
@@ -457,7 +452,7 @@ async fn gone_disables_the_webhook_and_notifies_the_owners() {
         "{disabled}"
     );
 
-    let notifications = body_of(
+    let notifications = body(
         call(&app, &ada, Method::GET, "/notifications", None).await,
         200,
     )
@@ -500,7 +495,7 @@ async fn retries_give_up_after_the_deadline_and_disable_the_webhook() {
 
 async fn wait_for_disabled(app: &TestApp, owner: &TestUser, id: &str) -> Value {
     for _ in 0..200 {
-        let hook = body_of(
+        let hook = body(
             call(app, owner, Method::GET, &format!("/webhooks/{id}"), None).await,
             200,
         )
@@ -555,7 +550,7 @@ async fn pings_redeliveries_filters_pauses_and_rotations() {
     assert_eq!(got[1].json()["type"], "task.moved");
 
     // Rotation: both secrets sign for 24 hours.
-    let rotated = body_of(
+    let rotated = body(
         call(
             &app,
             &ada,
@@ -581,18 +576,7 @@ async fn pings_redeliveries_filters_pauses_and_rotations() {
     verify(&old_secret, &got[2]);
 
     // Redeliver the first move: same webhook-id, a new attempt in the log.
-    let log = body_of(
-        call(
-            &app,
-            &ada,
-            Method::GET,
-            &format!("/webhooks/{id}/deliveries"),
-            None,
-        )
-        .await,
-        200,
-    )
-    .await;
+    let log = delivery_log(&app, &ada, id).await;
     let first_move = log["items"]
         .as_array()
         .expect("items")
@@ -612,7 +596,7 @@ async fn pings_redeliveries_filters_pauses_and_rotations() {
     assert_eq!(got[3].body, got[1].body);
 
     // Pause, change things meanwhile, resume: nothing of the pause is sent.
-    let paused = body_of(
+    let paused = body(
         call(
             &app,
             &ada,
@@ -633,7 +617,7 @@ async fn pings_redeliveries_filters_pauses_and_rotations() {
     )
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    body_of(
+    body(
         call(
             &app,
             &ada,
