@@ -135,6 +135,22 @@ async fn delivery_log(app: &TestApp, owner: &TestUser, id: &str) -> Value {
     body(call(app, owner, Method::GET, &path, None).await, 200).await
 }
 
+/// The delivery log once it holds `rows` attempts: a receiver can see a delivery a moment
+/// before the attempt's record commits (up to 5 s, then the test fails).
+async fn delivery_log_of(app: &TestApp, owner: &TestUser, id: &str, rows: usize) -> Value {
+    for _ in 0..100 {
+        let log = delivery_log(app, owner, id).await;
+        if log["items"]
+            .as_array()
+            .is_some_and(|items| items.len() >= rows)
+        {
+            return log;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the delivery log never held {rows} attempts");
+}
+
 /// Checks a delivery's signature with the independent `standardwebhooks` implementation.
 fn verify(secret: &str, got: &Received) {
     let hook = standardwebhooks::Webhook::new(secret).expect("secret");
@@ -193,7 +209,7 @@ async fn events_are_delivered_signed_in_order_as_the_websocket_sends_them() {
     );
 
     let id = hook["id"].as_str().expect("id");
-    let log = delivery_log(&app, &ada, id).await;
+    let log = delivery_log_of(&app, &ada, id, 2).await;
     let items = log["items"].as_array().expect("items");
     assert_eq!(items.len(), 2);
     assert_eq!(items[0]["seq"], 3, "newest first");
@@ -682,4 +698,89 @@ async fn two_instances_deliver_each_event_once() {
     let got_again = receiver.received();
     assert_eq!(got_again.len(), got.len(), "no duplicates arrive later");
     assert_eq!(seqs(&got_again), (2..=21).collect::<Vec<_>>());
+}
+
+/// A run of a webhook records its attempts only if the cursor is where the run read it:
+/// a copy of the webhook read before an earlier run moved the cursor cannot record (and so
+/// cannot send an old event again after newer ones), even holding the lease.
+#[tokio::test]
+async fn a_stale_copy_of_a_webhook_cannot_move_its_cursor() {
+    use flowtrack_store::services::webhooks::delivery::{self, Attempt, Due, Outcome};
+
+    let app = app_for_webhooks(Duration::from_secs(60)).await;
+    let ada = app.register().await;
+    let project = project_id(&app, &ada, "Stale").await;
+    let receiver = Receiver::start(|_| StatusCode::NO_CONTENT).await;
+    let (hook, _) = create_webhook(&app, &ada, &project, json!({"url": receiver.url})).await;
+    let id = hook["id"].as_str().expect("id");
+    for title in ["one", "two"] {
+        app.create_task(&ada, &project, json!({ "title": title }))
+            .await;
+    }
+    receiver.until("two events", |got| got.len() >= 2).await;
+    delivery_log_of(&app, &ada, id, 2).await;
+
+    let id: uuid::Uuid = id.parse().expect("uuid");
+    let current = delivery::load(&app.state, id)
+        .await
+        .expect("load")
+        .expect("the webhook");
+    assert_eq!(current.cursor_seq, 3);
+    let mut stale = current.clone();
+    stale.cursor_seq = 2;
+    let other_run = uuid::Uuid::now_v7();
+    let mut held = false;
+    for _ in 0..100 {
+        // The server's worker gives the lease back when its run ends.
+        held = delivery::renew(&app.state, other_run, id)
+            .await
+            .expect("renew");
+        if held {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(held, "the lease came free");
+    let again = Attempt {
+        due: Due {
+            seq: 3,
+            event_type: "task.created".into(),
+            payload: "{}".into(),
+        },
+        outcome: Outcome {
+            status: Some(204),
+            error: None,
+            duration_ms: 1,
+        },
+    };
+    let refused = delivery::record(
+        &app.state,
+        other_run,
+        &mut stale,
+        std::slice::from_ref(&again),
+    )
+    .await;
+    assert!(refused.is_err(), "a stale cursor records nothing");
+    let log = delivery_log(&app, &ada, &id.to_string()).await;
+    assert_eq!(
+        log["items"].as_array().map(Vec::len),
+        Some(2),
+        "no row added"
+    );
+    let mut fresh = delivery::load(&app.state, id)
+        .await
+        .expect("load")
+        .expect("the webhook");
+    assert_eq!(fresh.cursor_seq, 3);
+    // The same attempt from the current row is recorded (the guard is the cursor, not the
+    // lease holder).
+    let mut next = again;
+    next.due.seq = 4;
+    fresh.cursor_seq = 3;
+    delivery::record(&app.state, other_run, &mut fresh, &[next])
+        .await
+        .expect("recorded");
+    delivery::release(&app.state, other_run, id)
+        .await
+        .expect("release");
 }

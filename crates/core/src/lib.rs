@@ -12,6 +12,7 @@ pub mod memory;
 pub mod net;
 pub mod pagination;
 pub mod patch;
+pub mod priority;
 pub mod redis;
 pub mod security;
 pub mod time;

@@ -33,17 +33,6 @@ fn hash_now(password: &str) -> AppResult<String> {
         .map_err(|e| AppError::internal(format!("password hashing failed: {e}")))
 }
 
-/// Lowers the calling thread's scheduling priority (nice +10; Linux only).
-fn lower_thread_priority() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: `gettid` has no preconditions; `setpriority` only reads its arguments and
-    // affects the calling thread, and failure (reported by the return value) is harmless.
-    unsafe {
-        let tid = libc::gettid();
-        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 10);
-    }
-}
-
 /// Password hashes waiting for a thread, at most; past that, callers wait to enqueue.
 const QUEUE: usize = 1024;
 
@@ -57,7 +46,7 @@ impl Passwords {
             std::thread::Builder::new()
                 .name(format!("argon2-{n}"))
                 .spawn(move || {
-                    lower_thread_priority();
+                    crate::priority::lower_this_thread();
                     loop {
                         let job = {
                             let queue = queue.lock().unwrap_or_else(|p| p.into_inner());

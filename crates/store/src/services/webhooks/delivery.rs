@@ -55,9 +55,15 @@ pub fn message_id(webhook_id: Uuid, seq: i64) -> String {
     format!("msg_{}_{seq}", webhook_id.simple())
 }
 
-/// Webhooks with work due that no other instance holds: active ones behind their
-/// project's head and not waiting for a retry, and any with a ping or redelivery queued.
-async fn candidates(state: &Store, owner: Uuid, now: DateTime<Utc>) -> AppResult<Vec<Uuid>> {
+/// Webhooks with work due that no other instance holds (and that are not in `busy`, the
+/// ones this instance is delivering now): active ones behind their project's head and not
+/// waiting for a retry, and any with a ping or redelivery queued.
+async fn candidates(
+    state: &Store,
+    owner: Uuid,
+    busy: &[Uuid],
+    now: DateTime<Utc>,
+) -> AppResult<Vec<Uuid>> {
     use sea_orm::sea_query::ExprTrait as _;
     let free = Condition::any()
         .add(webhooks::Column::LeaseUntil.is_null())
@@ -93,6 +99,7 @@ async fn candidates(state: &Store, owner: Uuid, now: DateTime<Utc>) -> AppResult
         .select_only()
         .column(webhooks::Column::Id)
         .filter(free)
+        .filter(webhooks::Column::Id.is_not_in(busy.iter().copied()))
         .filter(
             Condition::any()
                 .add(behind)
@@ -106,20 +113,25 @@ async fn candidates(state: &Store, owner: Uuid, now: DateTime<Utc>) -> AppResult
 }
 
 /// Claims the webhooks with work due for `owner` (this instance) until `now + LEASE`. The
-/// claim is one conditional update per webhook: of two instances racing, one matches.
-pub async fn claim(state: &Store, owner: Uuid) -> AppResult<Vec<webhooks::Model>> {
+/// claim is one conditional update per webhook: of two instances racing, one matches. The
+/// ids are returned, not the rows: whoever delivers a webhook reads it with [`load`] when it
+/// starts, so it never works from a cursor read while an earlier run was still moving it.
+pub async fn claim(state: &Store, owner: Uuid, busy: &[Uuid]) -> AppResult<Vec<Uuid>> {
     let now = state.clock.now();
     let mut claimed = Vec::new();
-    for id in candidates(state, owner, now).await? {
-        if renew(state, owner, id).await?
-            && let Some(hook) = webhooks::Entity::find_by_id(id)
-                .one(&state.db.write)
-                .await?
-        {
-            claimed.push(hook);
+    for id in candidates(state, owner, busy, now).await? {
+        if renew(state, owner, id).await? {
+            claimed.push(id);
         }
     }
     Ok(claimed)
+}
+
+/// A webhook as it is now (from the primary).
+pub async fn load(state: &Store, id: Uuid) -> AppResult<Option<webhooks::Model>> {
+    Ok(webhooks::Entity::find_by_id(id)
+        .one(&state.db.write)
+        .await?)
 }
 
 /// Extends (or takes) the lease of a webhook; false when another instance holds it.
@@ -251,48 +263,72 @@ pub enum After {
     Disabled,
 }
 
-/// Records an attempt of the event after the cursor, and moves the webhook on, in one
-/// transaction: a success moves the cursor; a failure schedules the retry, or disables the
-/// webhook (410, or the next retry would start after the give-up deadline) and notifies the
-/// project's owners.
+/// One attempt of an event, to record.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub due: Due,
+    pub outcome: Outcome,
+}
+
+/// Records attempts of the events after the cursor, in order, and moves the webhook on, in
+/// one transaction (a run of successes costs one commit, not one each). Every attempt but
+/// the last must have succeeded. A success moves the cursor; a failure schedules the retry,
+/// or disables the webhook (410, or the next retry would start after the give-up deadline)
+/// and notifies the project's owners. Nothing is recorded when this instance no longer
+/// holds the webhook's lease or its cursor moved meanwhile (a conflict): those events are
+/// delivered again, with the same `webhook-id`, by whoever holds it.
 pub async fn record(
     state: &Store,
     owner: Uuid,
     hook: &mut webhooks::Model,
-    due: &Due,
-    outcome: &Outcome,
+    attempts: &[Attempt],
 ) -> AppResult<After> {
     let now = state.clock.now();
-    let attempt = hook.attempt + 1;
-    let after = plan(state, hook, outcome, attempt, now);
+    let cursor_before = hook.cursor_seq;
+    let mut rows = Vec::with_capacity(attempts.len());
+    let mut after = After::Delivered;
+    for Attempt { due, outcome } in attempts {
+        let attempt = hook.attempt + 1;
+        after = plan(state, hook, outcome, attempt, now);
+        rows.push(attempt_row(hook, due, outcome, attempt, &after, now));
+        match &after {
+            After::Delivered => {
+                hook.cursor_seq = due.seq;
+                clear_retry(hook);
+            }
+            After::RetryAt(at) => {
+                hook.attempt = attempt;
+                hook.first_failure_at = hook.first_failure_at.or(Some(now));
+                hook.next_attempt_at = Some(*at);
+                break;
+            }
+            After::Disabled => {
+                hook.active = false;
+                clear_retry(hook);
+                hook.disabled_reason = Some(disabled_reason(outcome));
+                break;
+            }
+        }
+    }
     let txn = state.db.write.begin().await?;
-    attempt_row(hook, due, outcome, attempt, &after, now)
-        .insert(&txn)
-        .await?;
+    if !rows.is_empty() {
+        webhook_deliveries::Entity::insert_many(rows)
+            .exec(&txn)
+            .await?;
+    }
     let mut update = webhooks::Entity::update_many()
         .filter(webhooks::Column::Id.eq(hook.id))
-        .filter(webhooks::Column::LeaseOwner.eq(owner));
+        .filter(webhooks::Column::LeaseOwner.eq(owner))
+        .filter(webhooks::Column::CursorSeq.eq(cursor_before));
     let mut published = Vec::new();
-    match &after {
-        After::Delivered => {
-            hook.cursor_seq = due.seq;
-            clear_retry(hook);
-        }
-        After::RetryAt(at) => {
-            hook.attempt = attempt;
-            hook.first_failure_at = hook.first_failure_at.or(Some(now));
-            hook.next_attempt_at = Some(*at);
-        }
-        After::Disabled => {
-            hook.active = false;
-            clear_retry(hook);
-            let reason = disabled_reason(outcome);
-            hook.disabled_reason = Some(reason.clone());
-            update = update
-                .col_expr(webhooks::Column::Active, Expr::value(false))
-                .col_expr(webhooks::Column::DisabledReason, Expr::value(reason));
-            published = notify_owners(&txn, hook, now).await?;
-        }
+    if after == After::Disabled {
+        update = update
+            .col_expr(webhooks::Column::Active, Expr::value(false))
+            .col_expr(
+                webhooks::Column::DisabledReason,
+                Expr::value(hook.disabled_reason.clone()),
+            );
+        published = notify_owners(&txn, hook, now).await?;
     }
     let moved = update
         .col_expr(webhooks::Column::CursorSeq, Expr::value(hook.cursor_seq))
@@ -308,10 +344,13 @@ pub async fn record(
         .exec(&txn)
         .await?;
     if moved.rows_affected == 0 {
-        // Another instance holds the webhook now (this one was too slow to renew): leave it
-        // to that one rather than deliver beside it, out of order.
+        // Another instance holds the webhook now (this one was too slow to renew), or its
+        // cursor moved under this run: leave it to the holder rather than deliver beside
+        // it, out of order.
         txn.rollback().await?;
-        return Err(AppError::Conflict("the webhook's lease was lost".into()));
+        return Err(AppError::Conflict(
+            "the webhook's lease or cursor changed".into(),
+        ));
     }
     txn.commit().await?;
     state.bus.publish_all(published);
