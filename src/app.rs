@@ -57,6 +57,8 @@ pub fn build(state: AppState) -> Router {
     let (api_routes, openapi) = api();
     let request_id = HeaderName::from_static(REQUEST_ID);
     let cors = cors_layer(&state.config.cors_origins);
+    let access_log =
+        middleware::from_fn_with_state(state.clone(), crate::http::access::client_and_access_log);
     // The web app: outside the OpenAPI document, metered under its own few route templates
     // (`/app/{*path}`…), so visited URLs never become metric labels or pose as API routes.
     let webapp =
@@ -74,6 +76,7 @@ pub fn build(state: AppState) -> Router {
                     SequentialRequestIds::new(),
                 ))
                 .layer(TraceLayer::new_for_http().make_span_with(make_span))
+                .layer(access_log)
                 .layer(PropagateRequestIdLayer::new(request_id))
                 .layer(cors)
                 .layer(middleware::from_fn(problem_for_framework_errors))

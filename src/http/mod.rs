@@ -3,6 +3,7 @@
 //! (declared once with `query_params!`), path segments, errors as problem+json, the server
 //! loop and request telemetry.
 
+pub mod access;
 pub mod body;
 pub mod fields;
 pub mod input;

@@ -65,11 +65,18 @@ pub async fn track_metrics(req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
     let route = req.extensions().get::<MatchedPath>().cloned();
-    let response = next.run(req).await;
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    let (requests, duration) = route_metrics(route, &method, response.status().as_u16());
+    let mut response = next.run(req).await;
+    let (requests, duration) = route_metrics(
+        route.as_ref().map_or("unmatched", MatchedPath::as_str),
+        &method,
+        response.status().as_u16(),
+    );
     requests.increment(1);
     duration.record(started.elapsed().as_secs_f64());
+    // For the access log (`http::access`), which runs outside the router.
+    if let Some(route) = route {
+        response.extensions_mut().insert(route);
+    }
     response
 }
 

@@ -1,14 +1,13 @@
 //! `/auth/*`: register, login (JSON or OAuth2 form), refresh, logout.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequest, Request, State};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
+use crate::http::access::ClientIp;
 use crate::http::body::request_body;
 use crate::http::fields::{Email, FullName, Ignored, NewPassword, Secret};
 use crate::http::input::{Json, json_object, read_body};
@@ -55,12 +54,12 @@ request_body! {
 )]
 async fn register(
     State(state): State<AppState>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
     Json(body): Json<RegisterRequest>,
 ) -> ApiResult<impl IntoResponse> {
     let pair = service::register(
         &state,
-        addr.ip(),
+        client,
         NewRegistration {
             email: body.email.0,
             password: body.password.0,
@@ -171,10 +170,10 @@ impl<S: Send + Sync> FromRequest<S> for Credentials {
 )]
 async fn login(
     State(state): State<AppState>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
     credentials: Credentials,
 ) -> ApiResult<axum::Json<TokenPair>> {
-    service::login(&state, addr.ip(), &credentials.email, &credentials.password)
+    service::login(&state, client, &credentials.email, &credentials.password)
         .await
         .map(axum::Json)
         .map_err(ApiError::from)

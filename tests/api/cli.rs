@@ -484,6 +484,7 @@ async fn serve_answers_and_stops_cleanly_on_sigterm() {
             ("FLOWTRACK_ADMIN_EMAIL", "Root@Example.org"),
             ("FLOWTRACK_ADMIN_PASSWORD", "bootstrap-password"),
             ("FLOWTRACK_LOG_FORMAT", "json"),
+            ("FLOWTRACK_TRUSTED_PROXIES", "127.0.0.1"),
         ],
     )
     .await;
@@ -495,6 +496,7 @@ async fn serve_answers_and_stops_cleanly_on_sigterm() {
         .expect("client");
     let response = client
         .post(format!("{}/auth/login", server.base))
+        .header("x-forwarded-for", "192.0.2.1, 198.51.100.23")
         .json(&json!({"email": "root@example.org", "password": "bootstrap-password"}))
         .send()
         .await
@@ -505,6 +507,12 @@ async fn serve_answers_and_stops_cleanly_on_sigterm() {
         "{}",
         read_logs(&server.sandbox)
     );
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("request id")
+        .to_string();
     let pair: Value = response.json().await.expect("json");
     assert_eq!(pair["user"]["role"], "admin");
     drop(client);
@@ -524,6 +532,27 @@ async fn serve_answers_and_stops_cleanly_on_sigterm() {
     assert!(
         !logs.contains("bootstrap-password"),
         "a secret reached the logs"
+    );
+    // The access log, at the default level: one line per request; the client is the
+    // right-most forwarded address, the proxy (127.0.0.1) being trusted.
+    let access: Vec<Value> = logs
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["target"] == "flowtrack::access")
+        .collect();
+    let login = access
+        .iter()
+        .find(|line| line["request_id"] == request_id.as_str())
+        .unwrap_or_else(|| panic!("no access line for the login in {access:?}"));
+    assert_eq!(login["level"], "INFO");
+    assert_eq!(login["method"], "POST");
+    assert_eq!(login["route"], "/auth/login");
+    assert_eq!(login["status"], 200);
+    assert_eq!(login["client"], "198.51.100.23");
+    assert!(login["latency_ms"].as_f64().is_some_and(|ms| ms >= 0.0));
+    assert!(
+        access.iter().any(|line| line["route"] == "/health"),
+        "the health checks are logged too"
     );
 }
 

@@ -18,6 +18,7 @@ mod membership_live;
 mod model;
 mod ops;
 mod projects;
+mod proxy;
 mod realtime;
 mod reports;
 mod tasks;

@@ -22,6 +22,8 @@ use clap::{Args, Command, FromArgMatches, ValueEnum, value_parser};
 
 pub use error::ConfigError;
 use parse::CorsOrigins;
+
+use crate::client_addr::TrustedProxies;
 pub use webhooks::{WebhookConfig, WebhookSettings};
 
 const DAY_SECONDS: i64 = 86_400;
@@ -143,6 +145,16 @@ pub struct Settings {
         value_parser = parse::cors_origins
     )]
     cors_origins: Option<CorsOrigins>,
+    /// Comma-separated IPs or CIDRs of reverse proxies whose `X-Forwarded-For` is believed
+    /// (none by default: the header is ignored).
+    #[arg(
+        long,
+        global = true,
+        env = "FLOWTRACK_TRUSTED_PROXIES",
+        value_name = "ADDRESSES",
+        value_parser = TrustedProxies::parse
+    )]
+    trusted_proxies: Option<TrustedProxies>,
     /// Failed logins allowed per account per 15 minutes (per client address: 10×).
     #[arg(
         long,
@@ -224,6 +236,7 @@ pub struct Config {
     pub registration: Registration,
     pub admin: Option<AdminBootstrap>,
     pub cors_origins: Vec<String>,
+    pub trusted_proxies: TrustedProxies,
     pub login_max_failures: u32,
     pub register_per_hour: u32,
     pub event_retention_days: u32,
@@ -246,6 +259,7 @@ impl std::fmt::Debug for Config {
             .field("registration", &self.registration)
             .field("admin", &self.admin.as_ref().map(|a| &a.email))
             .field("cors_origins", &self.cors_origins)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("login_max_failures", &self.login_max_failures)
             .field("register_per_hour", &self.register_per_hour)
             .field("event_retention_days", &self.event_retention_days)
@@ -278,6 +292,7 @@ impl Settings {
             registration: self.registration,
             admin,
             cors_origins: self.cors_origins.unwrap_or_default().0,
+            trusted_proxies: self.trusted_proxies.unwrap_or_default(),
             login_max_failures: self.login_max_failures,
             register_per_hour: self.register_per_hour,
             event_retention_days: self.event_retention_days,

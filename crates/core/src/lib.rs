@@ -4,6 +4,7 @@
 //! This crate sits at the bottom of the workspace: it cannot reach the storage layer
 //! (`flowtrack-store`) or the HTTP layer (`flowtrack`), and it has no HTTP dependency.
 
+pub mod client_addr;
 pub mod clock;
 pub mod config;
 pub mod error;
