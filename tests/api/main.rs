@@ -16,6 +16,7 @@ mod http_core;
 mod layers;
 mod membership_live;
 mod model;
+mod nginx;
 mod ops;
 mod projects;
 mod proxy;
