@@ -192,7 +192,7 @@ async fn wait_for_signal() {
 }
 
 async fn migrate(config: &Config) -> anyhow::Result<()> {
-    let db = Db::connect(&config.database_url).await?;
+    let db = Db::connect(&config.database_url, config.db_pool_size).await?;
     db.migrate().await?;
     db.close().await;
     println!("migrations applied");

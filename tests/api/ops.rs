@@ -498,3 +498,38 @@ async fn metrics_keep_counting_the_same_route_and_status() {
         "{after}"
     );
 }
+
+/// Instances that start together on a new, empty database each apply the migrations at
+/// start: they take turns (an advisory lock on PostgreSQL), and all of them come up.
+#[tokio::test]
+async fn instances_started_together_on_an_empty_database_all_become_ready() {
+    let db = std::sync::Arc::new(TestDatabase::create().await);
+    let config = test_config(&db);
+    let starts = (0..4).map(|_| TestApp::start(config.clone(), db.clone()));
+    let apps = futures_util::future::join_all(starts).await;
+    for app in &apps {
+        let response = app.get("/ready").send().await.expect("ready");
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    // One schema, usable from every instance.
+    let user = apps[0].register().await;
+    apps[3].login(&user.email, PASSWORD).await;
+}
+
+/// `FLOWTRACK_DB_POOL_SIZE` sizes the PostgreSQL pool, or the SQLite readers.
+#[tokio::test]
+async fn the_database_pool_size_is_a_setting() {
+    let app = TestApp::spawn_with(|cfg| cfg.db_pool_size = Some(3)).await;
+    let read = &app.state.db.read;
+    let size = match read.get_database_backend() {
+        sea_orm::DbBackend::Postgres => read
+            .get_postgres_connection_pool()
+            .options()
+            .get_max_connections(),
+        _ => read
+            .get_sqlite_connection_pool()
+            .options()
+            .get_max_connections(),
+    };
+    assert_eq!(size, 3);
+}

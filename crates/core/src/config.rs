@@ -196,6 +196,16 @@ pub struct Settings {
         value_parser = value_parser!(u32).range(1..=1_000_000)
     )]
     max_connections: u32,
+    /// Database connections of this instance: the PostgreSQL pool (default 32), or the
+    /// SQLite readers beside the one writer (default 8).
+    #[arg(
+        long,
+        global = true,
+        env = "FLOWTRACK_DB_POOL_SIZE",
+        value_name = "N",
+        value_parser = value_parser!(u32).range(1..=1_000)
+    )]
+    db_pool_size: Option<u32>,
     /// Log lines for people or for machines (the level comes from RUST_LOG).
     #[arg(
         long,
@@ -241,6 +251,7 @@ pub struct Config {
     pub register_per_hour: u32,
     pub event_retention_days: u32,
     pub max_connections: usize,
+    pub db_pool_size: Option<u32>,
     pub log_format: LogFormat,
     pub webhooks: WebhookConfig,
 }
@@ -264,6 +275,7 @@ impl std::fmt::Debug for Config {
             .field("register_per_hour", &self.register_per_hour)
             .field("event_retention_days", &self.event_retention_days)
             .field("max_connections", &self.max_connections)
+            .field("db_pool_size", &self.db_pool_size)
             .field("log_format", &self.log_format)
             .field("webhooks", &self.webhooks)
             .finish()
@@ -297,6 +309,7 @@ impl Settings {
             register_per_hour: self.register_per_hour,
             event_retention_days: self.event_retention_days,
             max_connections: self.max_connections as usize,
+            db_pool_size: self.db_pool_size,
             log_format: self.log_format,
             webhooks: self.webhooks.into(),
         })

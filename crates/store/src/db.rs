@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement,
+    TransactionTrait,
+};
 
 #[derive(Clone)]
 pub struct Db {
@@ -24,8 +27,19 @@ pub struct Db {
 /// every request answers within about this time, and none hangs.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Connections of a PostgreSQL pool, and SQLite readers (besides the one writer), unless
+/// `FLOWTRACK_DB_POOL_SIZE` says otherwise.
+pub const DEFAULT_POSTGRES_POOL: u32 = 32;
+pub const DEFAULT_SQLITE_READERS: u32 = 8;
+
+/// The key of the PostgreSQL advisory lock migrations run under (any constant shared by
+/// every instance; this one spells "flowtrak" in ASCII).
+const MIGRATION_LOCK: i64 = 0x666c_6f77_7472_616b;
+
 impl Db {
-    pub async fn connect(url: &str) -> anyhow::Result<Self> {
+    /// Connects to `url`; `pool_size` overrides the PostgreSQL pool size or the number of
+    /// SQLite readers.
+    pub async fn connect(url: &str, pool_size: Option<u32>) -> anyhow::Result<Self> {
         if url.starts_with("sqlite:") {
             let in_memory = url.contains(":memory:") || url.contains("mode=memory");
             if in_memory {
@@ -37,12 +51,13 @@ impl Db {
                 });
             }
             let write = connect_sqlite(url, 1).await?;
-            let read = connect_sqlite(url, 8).await?;
+            let readers = pool_size.unwrap_or(DEFAULT_SQLITE_READERS);
+            let read = connect_sqlite(url, readers).await?;
             Ok(Self { read, write })
         } else {
             let mut options = ConnectOptions::new(url);
             options
-                .max_connections(32)
+                .max_connections(pool_size.unwrap_or(DEFAULT_POSTGRES_POOL))
                 .min_connections(1)
                 .connect_timeout(ACQUIRE_TIMEOUT)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -62,9 +77,35 @@ impl Db {
         self.write.get_database_backend()
     }
 
-    /// Applies pending migrations (idempotent).
+    /// Applies pending migrations (idempotent), in one transaction that first takes a
+    /// lock: instances that start together on a new database wait for the first one, then
+    /// find nothing left to apply (without it, each would try to apply the same migrations
+    /// and all but one would fail to start). On PostgreSQL the lock is an advisory lock; on
+    /// SQLite it is the database's write lock, taken by a first statement that writes (a
+    /// transaction that read first could not wait for it).
     pub async fn migrate(&self) -> anyhow::Result<()> {
-        Migrator::up(&self.write, None).await?;
+        let postgres = self.backend() == DbBackend::Postgres;
+        if !postgres {
+            self.write
+                .execute_unprepared(
+                    "CREATE TABLE IF NOT EXISTS flowtrack_migration_lock (id INTEGER PRIMARY KEY)",
+                )
+                .await?;
+        }
+        let txn = self.write.begin().await?;
+        if postgres {
+            txn.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_advisory_xact_lock($1)",
+                [MIGRATION_LOCK.into()],
+            ))
+            .await?;
+        } else {
+            txn.execute_unprepared("DELETE FROM flowtrack_migration_lock")
+                .await?;
+        }
+        Migrator::up(&txn, None).await?;
+        txn.commit().await?;
         Ok(())
     }
 

@@ -51,7 +51,7 @@ impl Store {
     /// Connects to the database (applying migrations) and Redis, resolves the signing secret
     /// and bootstraps the configured admin.
     pub async fn init(config: Config, clock: Clock) -> anyhow::Result<Self> {
-        let db = Db::connect(&config.database_url)
+        let db = Db::connect(&config.database_url, config.db_pool_size)
             .await
             .context("connecting to the database (DATABASE_URL)")?;
         db.migrate().await.context("applying migrations")?;

@@ -61,6 +61,12 @@ fn each_bad_value_is_one_line_naming_its_variable_and_flag() {
             "FLOWTRACK_EVENT_RETENTION_DAYS",
         ),
         ("--max-connections", "1000001", "FLOWTRACK_MAX_CONNECTIONS"),
+        ("--db-pool-size", "0", "FLOWTRACK_DB_POOL_SIZE"),
+        (
+            "--trusted-proxies",
+            "10.0.0.0/8,proxy",
+            "FLOWTRACK_TRUSTED_PROXIES",
+        ),
         ("--log-format", "xml", "FLOWTRACK_LOG_FORMAT"),
     ];
     for (flag, value, variable) in cases {
