@@ -1,4 +1,5 @@
-//! The `flowtrack` command line: `serve` (default), `migrate`, `user create`, `openapi`.
+//! The `flowtrack` command line: `serve` (default), `migrate`, `user create`, `backup`,
+//! `openapi`.
 
 use std::process::ExitCode;
 
@@ -37,6 +38,13 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Write a consistent copy of the SQLite database to FILE while the server keeps
+    /// running (never overwrites a file; the copy is itself a database to start from). On
+    /// PostgreSQL use pg_dump.
+    Backup {
+        /// Where to write the copy (a new file).
+        file: std::path::PathBuf,
+    },
     /// Print the OpenAPI document (the one served at /openapi.json) as JSON and exit; needs
     /// no database or configuration (the web app's TypeScript client is generated from it).
     Openapi,
@@ -97,6 +105,7 @@ pub fn main() -> ExitCode {
                 full_name,
                 admin,
             }) => create_user(config, email, password, full_name, admin).await,
+            Command::Backup { file } => backup(&config, &file).await,
             Command::Openapi => unreachable!("answered before the settings are read"),
         }
     });
@@ -196,6 +205,16 @@ async fn migrate(config: &Config) -> anyhow::Result<()> {
     db.migrate().await?;
     db.close().await;
     println!("migrations applied");
+    Ok(())
+}
+
+async fn backup(config: &Config, file: &std::path::Path) -> anyhow::Result<()> {
+    let written = flowtrack_store::backup::sqlite(&config.database_url, file).await?;
+    println!(
+        "backup written: {} ({} bytes, integrity check ok)",
+        written.path.display(),
+        written.bytes
+    );
     Ok(())
 }
 

@@ -17,18 +17,18 @@ use crate::helpers::*;
 /// Safety net against a hung child; never reached when things work.
 const DEADLINE: Duration = Duration::from_secs(120);
 
-struct Sandbox {
-    dir: tempfile::TempDir,
+pub(crate) struct Sandbox {
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl Sandbox {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join(".env"), "").expect("write .env");
         Self { dir }
     }
 
-    fn db_path(&self) -> PathBuf {
+    pub(crate) fn db_path(&self) -> PathBuf {
         self.dir.path().join("flowtrack.db")
     }
 
@@ -41,7 +41,7 @@ impl Sandbox {
     }
 
     /// `flowtrack <args>` in the sandbox with only `DATABASE_URL` set.
-    fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_flowtrack"));
         command
             .args(args)
@@ -55,7 +55,7 @@ impl Sandbox {
 }
 
 /// Runs to completion, capturing the output.
-async fn run(mut command: Command) -> Output {
+pub(crate) async fn run(mut command: Command) -> Output {
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
     tokio::time::timeout(DEADLINE, command.output())
         .await
@@ -76,12 +76,12 @@ fn describe(output: &Output) -> String {
     )
 }
 
-fn assert_success(output: &Output) {
+pub(crate) fn assert_success(output: &Output) {
     assert!(output.status.success(), "{}", describe(output));
 }
 
 /// Asserts a failed run whose stderr is exactly one line naming `names`; returns that line.
-fn assert_one_line_failure(output: &Output, names: &[&str]) -> String {
+pub(crate) fn assert_one_line_failure(output: &Output, names: &[&str]) -> String {
     assert!(!output.status.success(), "{}", describe(output));
     let stderr = text(&output.stderr);
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
@@ -422,16 +422,16 @@ fn read_logs(sandbox: &Sandbox) -> String {
 }
 
 /// A running `flowtrack` server process with its logs in the sandbox.
-struct Server {
-    sandbox: Sandbox,
+pub(crate) struct Server {
+    pub(crate) sandbox: Sandbox,
     child: tokio::process::Child,
     port: u16,
-    base: String,
+    pub(crate) base: String,
 }
 
 impl Server {
     /// Starts `flowtrack <args>` on a free port and waits until it is healthy.
-    async fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
+    pub(crate) async fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
         let sandbox = Sandbox::new();
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
@@ -454,7 +454,7 @@ impl Server {
     }
 
     /// Sends `signal` (e.g. `TERM`) and asserts a clean exit.
-    async fn stop_with(mut self, signal: &str) -> Sandbox {
+    pub(crate) async fn stop_with(mut self, signal: &str) -> Sandbox {
         let pid = self.child.id().expect("pid").to_string();
         let kill = std::process::Command::new("kill")
             .args([&format!("-{signal}"), &pid])

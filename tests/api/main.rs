@@ -6,6 +6,7 @@ mod helpers;
 
 mod auth;
 mod authz;
+mod backup;
 mod board;
 mod cli;
 mod comments_activity;

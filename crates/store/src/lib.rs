@@ -7,6 +7,7 @@
 //! [`Store`](state::Store), and the real-time layer reads the log through [`feed`].
 
 pub mod auth;
+pub mod backup;
 pub mod bus;
 pub mod cache;
 pub mod db;
