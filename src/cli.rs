@@ -83,7 +83,8 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init_tracing(config.log_format);
+    // Flushes the queued log lines when `main` returns.
+    let _log_writer = telemetry::init_tracing(config.log_format);
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -10,6 +10,7 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
 
 use flowtrack_core::config::LogFormat;
@@ -17,14 +18,27 @@ use flowtrack_core::config::LogFormat;
 /// Default filter: our own info logs; sqlx/SeaORM would log every statement at info.
 const DEFAULT_FILTER: &str = "info,sqlx=warn,sea_orm=warn,sea_orm_migration=warn";
 
-pub fn init_tracing(format: LogFormat) {
+/// Installs the log subscriber. Lines go to stdout through a writer thread, in batches (the access log
+/// writes one line per request, and a request should not wait on stdout's lock and pipe);
+/// it blocks rather than drops lines if ever 128 000 are waiting. The returned guard
+/// flushes what is queued when dropped: keep it until the process ends.
+pub fn init_tracing(format: LogFormat) -> Option<WorkerGuard> {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    let _ = match format {
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stdout(),
+        ));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
+    let installed = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
+    installed.ok().map(|()| guard)
 }
 
 static METRICS: OnceLock<PrometheusHandle> = OnceLock::new();

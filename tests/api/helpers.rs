@@ -38,7 +38,10 @@ static TRACING: Once = Once::new();
 fn init_tracing() {
     TRACING.call_once(|| {
         if std::env::var("TEST_LOG").is_ok() {
-            flowtrack::http::telemetry::init_tracing(flowtrack_core::config::LogFormat::Pretty);
+            // The writer thread lives as long as the test process.
+            std::mem::forget(flowtrack::http::telemetry::init_tracing(
+                flowtrack_core::config::LogFormat::Pretty,
+            ));
         }
     });
 }
