@@ -696,3 +696,60 @@ async fn api_token_and_webhook_secrets_never_reach_the_logs() {
         assert!(!logs.contains(random), "the {what} reached the logs");
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// rediss://
+
+/// `REDIS_URL=rediss://…` with `FLOWTRACK_REDIS_CA_FILE` as an operator sets them: the
+/// server is ready on a Redis that speaks TLS only, with a certificate from a private CA.
+#[tokio::test]
+async fn serve_with_a_rediss_url_and_a_ca_file_is_ready() {
+    let Some(redis) = OwnRedis::start_tls().await else {
+        eprintln!("skipped: no redis-server binary");
+        return;
+    };
+    let url = redis.url();
+    let ca = redis.ca_file();
+    let server = Server::start(
+        &["serve"],
+        &[
+            ("REDIS_URL", url.as_str()),
+            ("FLOWTRACK_REDIS_CA_FILE", ca.to_str().expect("utf-8 path")),
+        ],
+    )
+    .await;
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let response = client
+        .get(format!("{}/ready", server.base))
+        .send()
+        .await
+        .expect("ready");
+    let status = response.status();
+    let ready: Value = response.json().await.expect("json");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "{ready}\n{}",
+        read_logs(&server.sandbox)
+    );
+    assert_eq!(ready["redis"], "ok", "{ready}");
+    drop(client);
+    server.stop_with("TERM").await;
+
+    // A CA file that is not there stops the start with one line naming the setting.
+    let sandbox = Sandbox::new();
+    let mut command = sandbox.command(&[]);
+    command
+        .env("FLOWTRACK_BIND", format!("127.0.0.1:{}", free_port()))
+        .env("REDIS_URL", &url)
+        .env(
+            "FLOWTRACK_REDIS_CA_FILE",
+            sandbox.dir.path().join("missing.pem"),
+        );
+    let output = run(command).await;
+    assert_one_line_failure(&output, &["FLOWTRACK_REDIS_CA_FILE"]);
+    assert!(!sandbox.db_path().exists(), "the database was touched");
+}

@@ -828,26 +828,84 @@ pub struct OwnRedis {
     port: u16,
     dir: tempfile::TempDir,
     child: Option<tokio::process::Child>,
+    /// TLS only (`rediss://`), with the certificates in `dir` (see [`OwnRedis::start_tls`]).
+    tls: bool,
+}
+
+/// Whether a `redis-server` binary is on the PATH.
+pub fn have_redis_server() -> bool {
+    std::process::Command::new("redis-server")
+        .arg("--version")
+        .stdout(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 impl OwnRedis {
     /// Starts `redis-server` on a free port; `None` when it cannot (no binary).
     pub async fn start() -> Option<Self> {
+        let mut redis = Self::new(false)?;
+        redis.spawn().await.then_some(redis)
+    }
+
+    /// Starts `redis-server` speaking TLS only, with a server certificate for 127.0.0.1 from a
+    /// throwaway CA (its certificate: [`OwnRedis::ca_file`]). `None` when there is no
+    /// `redis-server`; a server that is there but does not start (a build without TLS) fails
+    /// the test, with its log.
+    pub async fn start_tls() -> Option<Self> {
+        if !have_redis_server() {
+            return None;
+        }
+        let mut redis = Self::new(true).expect("temporary directory and port");
+        write_test_certificates(redis.dir.path());
+        assert!(
+            redis.spawn().await,
+            "redis-server with TLS did not start:\n{}",
+            std::fs::read_to_string(redis.dir.path().join("redis.log")).unwrap_or_default()
+        );
+        Some(redis)
+    }
+
+    fn new(tls: bool) -> Option<Self> {
         let probe = std::net::TcpListener::bind("127.0.0.1:0").ok()?;
         let port = probe.local_addr().ok()?.port();
         drop(probe);
-        let mut redis = Self {
+        Some(Self {
             port,
             dir: tempfile::tempdir().ok()?,
             child: None,
-        };
-        redis.spawn().await.then_some(redis)
+            tls,
+        })
+    }
+
+    /// The PEM certificate of the CA that signed a TLS server's certificate.
+    pub fn ca_file(&self) -> std::path::PathBuf {
+        self.dir.path().join("ca.pem")
     }
 
     /// (Re)starts the server on its port; whether it accepts connections within 5 s.
     pub async fn spawn(&mut self) -> bool {
-        let child = tokio::process::Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+        let mut command = tokio::process::Command::new("redis-server");
+        if self.tls {
+            // `--port 0`: no plaintext listener at all, so nothing can work around TLS.
+            let file = |name: &str| self.dir.path().join(name);
+            command
+                .args(["--port", "0", "--tls-port", &self.port.to_string()])
+                .arg("--tls-cert-file")
+                .arg(file("server.pem"))
+                .arg("--tls-key-file")
+                .arg(file("server.key"))
+                .arg("--tls-ca-cert-file")
+                .arg(file("ca.pem"))
+                // Server authentication only: FlowTrack presents no client certificate.
+                .args(["--tls-auth-clients", "no"])
+                .arg("--logfile")
+                .arg(file("redis.log"));
+        } else {
+            command.args(["--port", &self.port.to_string()]);
+        }
+        let child = command
+            .args(["--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(self.dir.path())
@@ -893,8 +951,39 @@ impl OwnRedis {
 
     /// The URL of this Redis.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let scheme = if self.tls { "rediss" } else { "redis" };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
+}
+
+/// Writes a throwaway CA (`ca.pem`) and a certificate it signed for 127.0.0.1 and localhost
+/// (`server.pem`, key `server.key`) into `dir`.
+pub fn write_test_certificates(dir: &std::path::Path) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    };
+    let ca_key = KeyPair::generate().expect("CA key");
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "FlowTrack test CA");
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_cert = ca.self_signed(&ca_key).expect("CA certificate");
+    let issuer = Issuer::new(ca, ca_key);
+
+    let server_key = KeyPair::generate().expect("server key");
+    let mut server = CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+        .expect("server params");
+    server
+        .distinguished_name
+        .push(DnType::CommonName, "127.0.0.1");
+    let server_cert = server
+        .signed_by(&server_key, &issuer)
+        .expect("server certificate");
+
+    std::fs::write(dir.join("ca.pem"), ca_cert.pem()).expect("write ca.pem");
+    std::fs::write(dir.join("server.pem"), server_cert.pem()).expect("write server.pem");
+    std::fs::write(dir.join("server.key"), server_key.serialize_pem()).expect("write key");
 }
 
 /// Two instances on PostgreSQL sharing a Redis of the test's own; `None` when the run has

@@ -67,6 +67,15 @@ pub struct Settings {
         value_parser = parse::redis_url
     )]
     redis_url: Option<String>,
+    /// PEM file of the certificate authorities that a `rediss://` server's certificate must
+    /// chain to, instead of the public (webpki) roots: for a self-signed or private CA.
+    #[arg(
+        long,
+        global = true,
+        env = "FLOWTRACK_REDIS_CA_FILE",
+        value_name = "FILE"
+    )]
+    redis_ca_file: Option<String>,
     /// Prefix of every Redis key and channel, so several deployments can share one Redis.
     #[arg(
         long,
@@ -239,6 +248,8 @@ pub struct Config {
     pub bind: SocketAddr,
     pub database_url: String,
     pub redis_url: Option<String>,
+    /// The trusted CAs of `FLOWTRACK_REDIS_CA_FILE`, read and checked at start.
+    pub redis_ca: Option<RedisCa>,
     pub redis_prefix: String,
     pub jwt_secret: Option<String>,
     pub access_ttl: Duration,
@@ -263,6 +274,7 @@ impl std::fmt::Debug for Config {
             .field("bind", &self.bind)
             .field("database_url", &redact_url(&self.database_url))
             .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("redis_ca", &self.redis_ca.as_ref().map(|ca| &ca.path))
             .field("redis_prefix", &self.redis_prefix)
             .field("jwt_secret", &self.jwt_secret.as_ref().map(|_| "<set>"))
             .field("access_ttl", &self.access_ttl)
@@ -293,10 +305,13 @@ impl Settings {
     /// pass (each value was checked by its parser already).
     pub fn into_config(self) -> Result<Config, ConfigError> {
         let admin = admin_bootstrap(self.admin_email, self.admin_password)?;
+        let redis_url = given(self.redis_url);
+        let redis_ca = redis_ca(redis_url.as_deref(), given(self.redis_ca_file))?;
         Ok(Config {
             bind: self.bind,
             database_url: self.database_url,
-            redis_url: given(self.redis_url),
+            redis_url,
+            redis_ca,
             redis_prefix: self.redis_prefix,
             jwt_secret: given(self.jwt_secret),
             access_ttl: Duration::from_secs(self.access_ttl.into()),
@@ -361,6 +376,35 @@ fn admin_bootstrap(
             "missing: the admin password is set (set both or neither)",
         )),
     }
+}
+
+/// The certificate authorities trusted for a `rediss://` Redis (`FLOWTRACK_REDIS_CA_FILE`).
+#[derive(Clone)]
+pub struct RedisCa {
+    pub path: String,
+    /// The file as read: one or more PEM certificates.
+    pub pem: Vec<u8>,
+}
+
+/// Reads the CA file now, so that a missing or unreadable one stops the start with a line
+/// naming the setting, rather than every Redis connection failing later with a TLS error.
+fn redis_ca(redis_url: Option<&str>, path: Option<String>) -> Result<Option<RedisCa>, ConfigError> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    // A CA file with a plain redis:// URL is most likely a belief that traffic is encrypted.
+    if !redis_url.is_some_and(|url| url.trim_start().starts_with("rediss://")) {
+        return Err(ConfigError::of_setting(
+            "redis_ca_file",
+            "set, but REDIS_URL is not a rediss:// (TLS) URL",
+        ));
+    }
+    let pem = std::fs::read(&path).map_err(|e| {
+        ConfigError::of_setting("redis_ca_file", &format!("cannot read `{path}`: {e}"))
+    })?;
+    parse::pem_certificates(&pem)
+        .map_err(|e| ConfigError::of_setting("redis_ca_file", &format!("`{path}`: {e}")))?;
+    Ok(Some(RedisCa { path, pem }))
 }
 
 impl Default for Config {

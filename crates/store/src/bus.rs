@@ -126,13 +126,14 @@ impl Bus {
         }
     }
 
-    /// A bus that also goes through Redis; spawns the publisher and listener tasks.
+    /// A bus that also goes through Redis; spawns the publisher and listener tasks (the
+    /// listener's subscriptions are connections of their own, made by `client`).
     pub fn redis(
-        url: &str,
+        client: redis::Client,
         conn: ConnectionManager,
         prefix: &str,
         shutdown: CancellationToken,
-    ) -> anyhow::Result<Self> {
+    ) -> Self {
         let (local, _) = broadcast::channel(8192);
         let (remote, queue) = mpsc::channel(16_384);
         let origin = Uuid::now_v7();
@@ -144,12 +145,11 @@ impl Bus {
             queue,
             shutdown.clone(),
         ));
-        let client = redis::Client::open(url)?;
         tokio::spawn(listener(client, channel, origin, local.clone(), shutdown));
-        Ok(Self {
+        Self {
             local,
             remote: Some(remote),
-        })
+        }
     }
 
     /// Delivers to this instance at once and queues for the others.

@@ -58,8 +58,17 @@ impl Store {
 
         let secret = signing_secret(&config, &db).await?;
 
-        let redis = match &config.redis_url {
-            Some(url) => Some(flowtrack_core::redis::connect(url).context("REDIS_URL")?),
+        let client = match &config.redis_url {
+            Some(url) => Some(
+                flowtrack_core::redis::client(url, config.redis_ca.as_ref())
+                    .context("REDIS_URL")?,
+            ),
+            None => None,
+        };
+        let redis = match &client {
+            Some(client) => {
+                Some(flowtrack_core::redis::connect(client.clone()).context("REDIS_URL")?)
+            }
             None => None,
         };
         let counters = match &redis {
@@ -67,10 +76,9 @@ impl Store {
             None => Counters::local(clock.clone()),
         };
         let shutdown = CancellationToken::new();
-        let bus = match (&config.redis_url, &redis) {
-            (Some(url), Some(conn)) => {
-                Bus::redis(url, conn.clone(), &config.redis_prefix, shutdown.clone())
-                    .context("REDIS_URL")?
+        let bus = match (client, &redis) {
+            (Some(client), Some(conn)) => {
+                Bus::redis(client, conn.clone(), &config.redis_prefix, shutdown.clone())
             }
             _ => Bus::in_process(),
         };

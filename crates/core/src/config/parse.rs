@@ -35,6 +35,24 @@ pub fn redis_url(raw: &str) -> Result<String, String> {
     }
 }
 
+/// Checks that `pem` holds at least one certificate and nothing unparseable; the redis
+/// crate would otherwise take a file with none as an empty trust store, and every TLS
+/// handshake would fail with an unknown issuer.
+pub fn pem_certificates(pem: &[u8]) -> Result<usize, String> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+
+    let mut count = 0;
+    for cert in CertificateDer::pem_slice_iter(pem) {
+        cert.map_err(|e| format!("not a PEM certificate file: {e}"))?;
+        count += 1;
+    }
+    if count == 0 {
+        return Err("no PEM certificate (-----BEGIN CERTIFICATE-----) in it".to_string());
+    }
+    Ok(count)
+}
+
 pub fn redis_prefix(raw: &str) -> Result<String, String> {
     let prefix = raw.trim();
     let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':');

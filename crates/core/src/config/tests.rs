@@ -159,3 +159,107 @@ fn postgres_urls_are_accepted_and_redacted() {
     let config = config.expect("valid");
     assert!(!format!("{config:?}").contains("hunter2pw"));
 }
+
+/// A file of its own in the temporary directory, removed when dropped.
+struct TempFile(std::path::PathBuf);
+
+impl TempFile {
+    fn with(contents: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("flowtrack-ca-{}.pem", uuid::Uuid::now_v7()));
+        std::fs::write(&path, contents).expect("write");
+        Self(path)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("utf-8 path")
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+// Not a real certificate: the start only checks the file's PEM form (base64 between the
+// markers); rustls parses what is inside when it connects.
+const CERTIFICATE: &str = "-----BEGIN CERTIFICATE-----
+MIIBXjCCAQSgAwIBAgIUZ0pO7s9gGK3kMw0G0x3nOQe0b1owCgYIKoZIzj0EAwIw
+ETEPMA0GA1UEAwwGdGVzdGNhMCAXDTI1MDEwMTAwMDAwMFoYDzIxMjQxMjA4MDAw
+MDAwWjARMQ8wDQYDVQQDDAZ0ZXN0Y2EwWTATBgcqhkjOPQIBBggqhkjOPQMBBwNC
+AAQm1aRk3yQyCA2k5m0i6v9m+o7h6fM3k2oQ9x8bJwqE4m6rY8cU6w2fQ8cV0m3D
+n1O9xk6mYF8Z7m0v6mX3k3h0ozIwMDAPBgNVHRMBAf8EBTADAQH/MB0GA1UdDgQW
+BBQb1Y2r3m7S1mXq5w2b1Y2r3m7S1jAKBggqhkjOPQQDAgNIADBFAiEA5m0i6v9m
++o7h6fM3k2oQ9x8bJwqE4m6rY8cU6w2fQ8cCIFm0i6v9m+o7h6fM3k2oQ9x8bJwq
+E4m6rY8cU6w2fQ8c
+-----END CERTIFICATE-----
+";
+
+#[test]
+fn the_redis_ca_file_is_read_at_start_and_only_with_rediss() {
+    let ca = TempFile::with(CERTIFICATE);
+    let config = parse(&[
+        "--redis-url",
+        "rediss://cache.internal:6380",
+        "--redis-ca-file",
+        ca.path(),
+    ])
+    .expect("valid");
+    // The debug form names the file, not its contents.
+    let debug = format!("{config:?}");
+    assert!(
+        debug.contains(ca.path()) && !debug.contains("BEGIN"),
+        "{debug}"
+    );
+    let read = config.redis_ca.expect("CA");
+    assert_eq!(read.path, ca.path());
+    assert_eq!(read.pem, CERTIFICATE.as_bytes());
+
+    // Unset when empty.
+    let config = parse(&["--redis-url", "rediss://h:6380", "--redis-ca-file="]).expect("valid");
+    assert!(config.redis_ca.is_none());
+
+    let prefix = "FLOWTRACK_REDIS_CA_FILE (--redis-ca-file): ";
+    for args in [
+        // Not TLS, or no Redis at all: the CA would be ignored.
+        vec![
+            "--redis-url",
+            "redis://h:6379",
+            "--redis-ca-file",
+            ca.path(),
+        ],
+        vec!["--redis-ca-file", ca.path()],
+    ] {
+        let line = parse(&args)
+            .expect_err("a CA without rediss://")
+            .to_string();
+        assert!(line.starts_with(prefix), "{line}");
+        assert!(line.contains("rediss://"), "{line}");
+    }
+    let missing = format!("{}.missing", ca.path());
+    let line = parse(&[
+        "--redis-url",
+        "rediss://h:6380",
+        "--redis-ca-file",
+        &missing,
+    ])
+    .expect_err("missing file")
+    .to_string();
+    assert!(
+        line.starts_with(prefix) && line.contains("cannot read"),
+        "{line}"
+    );
+    let not_pem = TempFile::with("just some text\n");
+    let line = parse(&[
+        "--redis-url",
+        "rediss://h:6380",
+        "--redis-ca-file",
+        not_pem.path(),
+    ])
+    .expect_err("no certificate")
+    .to_string();
+    assert!(
+        line.starts_with(prefix) && line.contains("no PEM certificate"),
+        "{line}"
+    );
+}
