@@ -19,6 +19,7 @@ mod model;
 mod ops;
 mod projects;
 mod realtime;
+mod recovery;
 mod reports;
 mod tasks;
 mod tokens;
