@@ -396,15 +396,16 @@ async fn set_password(sandbox: &Sandbox, email: &str, input: &str) -> Output {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = command.spawn().expect("spawn flowtrack");
+    // (A run that stops before reading, on a bad `--email`, has no command line left.)
     #[cfg(target_os = "linux")]
-    if let Some(pid) = child.id() {
-        let cmdline = command_line(pid).await;
+    if let Some(cmdline) = command_line(&mut child).await {
         assert!(cmdline.contains("set-password"), "{cmdline}");
         let secret = input.trim_end();
         assert!(secret.is_empty() || !cmdline.contains(secret), "{cmdline}");
     }
     let mut stdin = child.stdin.take().expect("stdin");
-    stdin.write_all(input.as_bytes()).await.expect("write");
+    // A run that stopped before reading closed its end: the outcome says why.
+    let _ = stdin.write_all(input.as_bytes()).await;
     drop(stdin);
     tokio::time::timeout(DEADLINE, child.wait_with_output())
         .await
@@ -413,15 +414,21 @@ async fn set_password(sandbox: &Sandbox, email: &str, input: &str) -> Output {
 }
 
 /// The command line of a running process as `/proc` shows it to anyone on the machine
-/// (read again while empty: right after the spawn the process may not have exec'd yet).
+/// (read again while empty: right after the spawn the process may not have exec'd yet);
+/// `None` once it has exited.
 #[cfg(target_os = "linux")]
-async fn command_line(pid: u32) -> String {
+async fn command_line(child: &mut tokio::process::Child) -> Option<String> {
+    let pid = child.id()?;
     let started = std::time::Instant::now();
     loop {
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        if !cmdline.is_empty() || started.elapsed() > Duration::from_secs(5) {
-            return text(&cmdline);
+        if !cmdline.is_empty() {
+            return Some(text(&cmdline));
         }
+        if child.try_wait().expect("try_wait").is_some() {
+            return None;
+        }
+        assert!(started.elapsed() < DEADLINE, "no command line");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
