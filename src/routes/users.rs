@@ -89,9 +89,10 @@ request_body! {
     }
 }
 
-/// Change own password; signs out every session: all refresh tokens are revoked and every
-/// access token issued before, the one of this request included, stops working within a
-/// second (sign in again). API tokens keep working.
+/// Change own password; signs out every session.
+///
+/// All refresh tokens are revoked and every access token issued before, the one of this
+/// request included, stops working within a second (sign in again). API tokens keep working.
 #[utoipa::path(
     put, path = "/users/me/password", tag = "users",
     security(("bearer" = []), ("oauth2" = [])),
@@ -243,7 +244,10 @@ patch_body! {
 }
 
 /// Update a user (admin only). The last active admin cannot be demoted or deactivated (409).
-/// Setting `password` signs the user out everywhere.
+///
+/// Setting `password` (account recovery) ends all of the user's sessions: refresh tokens are
+/// revoked and access tokens issued before stop working within a second. API tokens keep
+/// working.
 #[utoipa::path(
     patch, path = "/users/{id}", tag = "users",
     security(("bearer" = []), ("oauth2" = [])),
