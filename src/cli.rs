@@ -1,5 +1,7 @@
-//! The `flowtrack` command line: `serve` (default), `migrate`, `user create`, `backup`,
-//! `openapi`.
+//! The `flowtrack` command line: `serve` (default), `migrate`, `user create`,
+//! `user set-password`, `backup`, `openapi`.
+
+mod password;
 
 use std::process::ExitCode;
 
@@ -13,6 +15,7 @@ use flowtrack_core::config::{self, Config, ConfigError, Settings};
 use flowtrack_store::db::Db;
 use flowtrack_store::models::users::Role;
 use flowtrack_store::services::users::{self, NewUser};
+use flowtrack_store::state::Store;
 
 // No `Debug`: the settings hold secrets.
 #[derive(Parser)]
@@ -64,6 +67,21 @@ enum UserCommand {
         #[arg(long)]
         admin: bool,
     },
+    /// Set a user's password (account recovery) and end all of their sessions.
+    #[command(
+        long_about = "Set a user's password (account recovery) and end all of their sessions: \
+their refresh tokens are revoked and the access tokens issued before stop working within a \
+second on every instance (API tokens keep working).\n\n\
+The password (8–128 characters) is read from standard input when it is not a terminal \
+(one line; its line end is dropped), e.g. `printf '%s\\n' \"$NEW_PASSWORD\" | flowtrack user \
+set-password --email ada@example.com`; on a terminal it is asked twice, without echo. It is \
+never taken from the command line, where other users of the machine could read it."
+    )]
+    SetPassword {
+        /// The account's email address.
+        #[arg(long)]
+        email: String,
+    },
 }
 
 pub fn main() -> ExitCode {
@@ -107,6 +125,7 @@ pub fn main() -> ExitCode {
                 admin,
             }) => create_user(config, email, password, full_name, admin).await,
             Command::Backup { file } => backup(&config, &file).await,
+            Command::User(UserCommand::SetPassword { email }) => set_password(config, email).await,
             Command::Openapi => unreachable!("answered before the settings are read"),
         }
     });
@@ -247,4 +266,37 @@ async fn create_user(
     println!("created user {} ({}, {:?})", user.email, user.id, user.role);
     state.db.clone().close().await;
     Ok(())
+}
+
+/// `flowtrack user set-password`: reads the password (never from argv), then sets it.
+async fn set_password(config: Config, email: String) -> anyhow::Result<()> {
+    let Email(email) = Email::new(&email).map_err(|m| anyhow::anyhow!("--email {m}"))?;
+    // Read before connecting: a prompt does not hold database connections while it waits.
+    let password = tokio::task::spawn_blocking(password::read_new_password).await??;
+    let NewPassword(password) =
+        NewPassword::new(password).map_err(|m| anyhow::anyhow!("the password {m}"))?;
+    let state = AppState::init(config, Clock::system()).await?;
+    let result = set_password_of(&state, &email, &password).await;
+    state.db.clone().close().await;
+    let user = result?;
+    println!(
+        "password set for {} ({}); all of their sessions are signed out",
+        user.email, user.id
+    );
+    Ok(())
+}
+
+async fn set_password_of(
+    state: &Store,
+    email: &str,
+    password: &str,
+) -> anyhow::Result<flowtrack_store::models::users::Model> {
+    let user = users::find_by_email(state, email)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .ok_or_else(|| anyhow::anyhow!("no user with the email {email}"))?;
+    users::set_password(state, &user, password)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(user)
 }

@@ -10,6 +10,7 @@ mod m20261205_000001_activity_status;
 mod m20261205_000002_event_subject;
 mod m20261205_000003_api_tokens;
 mod m20261205_000004_webhooks;
+mod m20261205_000005_session_epoch;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000002_event_subject::Migration),
             Box::new(m20261205_000003_api_tokens::Migration),
             Box::new(m20261205_000004_webhooks::Migration),
+            Box::new(m20261205_000005_session_epoch::Migration),
         ]
     }
 }

@@ -89,7 +89,10 @@ request_body! {
     }
 }
 
-/// Change own password; signs out every session (all refresh tokens revoked).
+/// Change own password; signs out every session.
+///
+/// All refresh tokens are revoked and every access token issued before, the one of this
+/// request included, stops working within a second (sign in again). API tokens keep working.
 #[utoipa::path(
     put, path = "/users/me/password", tag = "users",
     security(("bearer" = []), ("oauth2" = [])),
@@ -232,10 +235,19 @@ patch_body! {
         /// `false` deactivates, `true` reactivates.
         #[schema(nullable = false)]
         pub is_active: Option<bool>,
+        /// A new password, 8–128 characters (account recovery). Ends all of the user's
+        /// sessions: refresh tokens are revoked and access tokens issued before stop
+        /// working within a second; API tokens keep working.
+        #[schema(schema_with = NewPassword::schema)]
+        pub password: Option<NewPassword>,
     }
 }
 
 /// Update a user (admin only). The last active admin cannot be demoted or deactivated (409).
+///
+/// Setting `password` (account recovery) ends all of the user's sessions: refresh tokens are
+/// revoked and access tokens issued before stop working within a second. API tokens keep
+/// working.
 #[utoipa::path(
     patch, path = "/users/{id}", tag = "users",
     security(("bearer" = []), ("oauth2" = [])),
@@ -261,6 +273,7 @@ async fn update_user(
         email: body.email.map(|e| e.0),
         role: body.role,
         is_active: body.is_active,
+        password: body.password.map(|p| p.0),
     };
     let updated = service::apply_changes(&state, id, changes).await?;
     Ok(axum::Json(User::from(&updated)))

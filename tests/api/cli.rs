@@ -1,8 +1,8 @@
-//! The `flowtrack` binary: `--help`, settings validation, `migrate`, `user create`, `serve`
-//! with a graceful stop on SIGTERM. Each run happens in a temporary working directory (with
-//! an empty `.env`, so no `.env` of a parent directory is picked up) against a temporary
-//! SQLite file, with a cleared environment. They need no PostgreSQL, so they run the same in
-//! both modes.
+//! The `flowtrack` binary: `--help`, settings validation, `migrate`, `user create`,
+//! `user set-password`, `serve` with a graceful stop on SIGTERM. Each run happens in a
+//! temporary working directory (with an empty `.env`, so no `.env` of a parent directory is
+//! picked up) against a temporary SQLite file, with a cleared environment. They need no
+//! PostgreSQL, so they run the same in both modes.
 
 use std::path::PathBuf;
 use std::process::{Output, Stdio};
@@ -379,6 +379,160 @@ async fn user_create_validates_its_arguments() {
         "{}",
         describe(&output)
     );
+}
+
+// ---------------------------------------------------------------------------------------
+// user set-password
+
+/// `flowtrack user set-password --email <email>` with `input` on standard input. Before the
+/// input is written (the command waits for it), checks that nothing of it is on the
+/// process's command line as the system shows it to other users.
+async fn set_password(sandbox: &Sandbox, email: &str, input: &str) -> Output {
+    use tokio::io::AsyncWriteExt;
+
+    let mut command = sandbox.command(&["user", "set-password", "--email", email]);
+    command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("spawn flowtrack");
+    // (A run that stops before reading, on a bad `--email`, has no command line left.)
+    #[cfg(target_os = "linux")]
+    if let Some(cmdline) = command_line(&mut child).await {
+        assert!(cmdline.contains("set-password"), "{cmdline}");
+        let secret = input.trim_end();
+        assert!(secret.is_empty() || !cmdline.contains(secret), "{cmdline}");
+    }
+    let mut stdin = child.stdin.take().expect("stdin");
+    // A run that stopped before reading closed its end: the outcome says why.
+    let _ = stdin.write_all(input.as_bytes()).await;
+    drop(stdin);
+    tokio::time::timeout(DEADLINE, child.wait_with_output())
+        .await
+        .expect("flowtrack did not exit")
+        .expect("run flowtrack")
+}
+
+/// The command line of a running process as `/proc` shows it to anyone on the machine
+/// (read again while empty: right after the spawn the process may not have exec'd yet);
+/// `None` once it has exited.
+#[cfg(target_os = "linux")]
+async fn command_line(child: &mut tokio::process::Child) -> Option<String> {
+    let pid = child.id()?;
+    let started = std::time::Instant::now();
+    loop {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if !cmdline.is_empty() {
+            return Some(text(&cmdline));
+        }
+        if child.try_wait().expect("try_wait").is_some() {
+            return None;
+        }
+        assert!(started.elapsed() < DEADLINE, "no command line");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Waits until `token` is refused; fails past one second.
+async fn refused_within_a_second(app: &TestApp, token: &str) {
+    let started = std::time::Instant::now();
+    while me_with(app, token).await.status() != StatusCode::UNAUTHORIZED {
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "the old access token still works after one second"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test]
+async fn set_password_reads_stdin_and_ends_every_session() {
+    let sandbox = Sandbox::new();
+    let url = sandbox.db_url();
+    let app = TestApp::spawn_with(move |cfg| cfg.database_url = url).await;
+    let ada = app.register().await;
+    // In use (and cached by the server) before the change.
+    body(me_with(&app, &ada.access).await, 200).await;
+
+    let new_password = "recovered by the operator";
+    let output = set_password(
+        &sandbox,
+        &ada.email.to_uppercase(),
+        &format!("{new_password}\n"),
+    )
+    .await;
+    assert_success(&output);
+    let stdout = text(&output.stdout);
+    assert_eq!(stdout.lines().count(), 1, "{}", describe(&output));
+    assert!(stdout.contains(&ada.email), "{}", describe(&output));
+    for shown in [&output.stdout, &output.stderr] {
+        assert!(!text(shown).contains(new_password), "{}", describe(&output));
+    }
+
+    // The server learns it from the database (the command is another process): the user
+    // watcher drops its cached copy within the second.
+    refused_within_a_second(&app, &ada.access).await;
+    assert_problem(refresh_raw(&app, &ada.refresh).await, 401, "unauthorized").await;
+    assert_problem(
+        login_raw(&app, &ada.email, PASSWORD).await,
+        401,
+        "unauthorized",
+    )
+    .await;
+    let again = app.login(&ada.email, new_password).await;
+    body(me_with(&app, &again.access).await, 200).await;
+}
+
+#[tokio::test]
+async fn set_password_refuses_unknown_emails_and_bad_passwords() {
+    let sandbox = Sandbox::new();
+    let url = sandbox.db_url();
+    let app = TestApp::spawn_with(move |cfg| cfg.database_url = url).await;
+    let ada = app.register().await;
+
+    let output = set_password(&sandbox, "nobody@example.com", "a good long password\n").await;
+    let line = assert_one_line_failure(&output, &["nobody@example.com"]);
+    assert!(line.contains("no user"), "{line}");
+    assert!(!line.contains("a good long password"), "{line}");
+
+    for (input, named) in [
+        ("7 chars\n", "password"),
+        (&*format!("{}\n", "x".repeat(129)), "password"),
+        ("", "password"),
+    ] {
+        let output = set_password(&sandbox, &ada.email, input).await;
+        assert_one_line_failure(&output, &[named]);
+    }
+    let output = set_password(&sandbox, "not-an-email", "a good long password\n").await;
+    assert_one_line_failure(&output, &["--email"]);
+
+    // Nothing changed.
+    body(me_with(&app, &ada.access).await, 200).await;
+    app.login(&ada.email, PASSWORD).await;
+}
+
+#[tokio::test]
+async fn set_password_help_says_where_the_password_comes_from() {
+    let sandbox = Sandbox::new();
+    let output = run(sandbox.command(&["user", "set-password", "--help"])).await;
+    assert_success(&output);
+    let help = text(&output.stdout);
+    assert!(help.contains("--email"), "{help}");
+    assert!(help.contains("standard input"), "{help}");
+    assert!(!help.contains("--password"), "{help}");
+    let output = run(sandbox.command(&["user", "--help"])).await;
+    assert!(text(&output.stdout).contains("set-password"));
+    // A password is never an argument.
+    let output = run(sandbox.command(&[
+        "user",
+        "set-password",
+        "--email",
+        "a@x.org",
+        "--password",
+        "a good long password",
+    ]))
+    .await;
+    assert!(!output.status.success(), "{}", describe(&output));
 }
 
 // ---------------------------------------------------------------------------------------

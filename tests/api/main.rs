@@ -22,6 +22,7 @@ mod ops;
 mod projects;
 mod proxy;
 mod realtime;
+mod recovery;
 mod redis_tls;
 mod reports;
 mod tasks;

@@ -969,7 +969,7 @@ async fn admin_patch_validates_fields() {
     let response = app
         .patch(&format!("/users/{}", user.id))
         .bearer_auth(&admin.access)
-        .json(&json!({"role": "boss", "is_active": "no", "full_name": null, "email": "x", "password": "hunter22"}))
+        .json(&json!({"role": "boss", "is_active": "no", "full_name": null, "email": "x", "password": "hunter2"}))
         .send()
         .await
         .expect("send");

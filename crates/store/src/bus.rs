@@ -79,10 +79,15 @@ impl<'de> Deserialize<'de> for Event {
 #[serde(tag = "k", rename_all = "snake_case")]
 pub enum BusMessage {
     Event(Event),
-    /// A user changed (deactivated, role…): drop cached copies; close sockets if inactive.
+    /// A user changed (deactivated, role, password…): drop cached copies; close the user's
+    /// sockets if inactive, and those opened with an access token from before
+    /// `session_epoch` (a password change ends those sessions).
     UserChanged {
         user_id: Uuid,
         active: bool,
+        /// The user's `session_epoch` now (0 from instances that predate it).
+        #[serde(default)]
+        session_epoch: i64,
     },
     /// A personal notification for one user (the JSON WebSocket message).
     Notification {

@@ -30,6 +30,9 @@ pub fn start(state: &Store) {
     tokio::spawn(prune_events(state.clone()));
 }
 
+/// A user row the watcher saw change: id, active, session epoch, when.
+type ChangedUser = (uuid::Uuid, bool, i64, DateTime<Utc>);
+
 async fn watch_users(state: Store) {
     let mut watermark: DateTime<Utc> = state.clock.now();
     let mut tick = tokio::time::interval(WATCH_EVERY);
@@ -38,24 +41,28 @@ async fn watch_users(state: Store) {
             () = state.shutdown.cancelled() => return,
             _ = tick.tick() => {}
         }
-        let changed: Result<Vec<(uuid::Uuid, bool, DateTime<Utc>)>, _> = users::Entity::find()
+        let changed: Result<Vec<ChangedUser>, _> = users::Entity::find()
             .select_only()
             .column(users::Column::Id)
             .column(users::Column::IsActive)
+            .column(users::Column::SessionEpoch)
             .column(users::Column::UpdatedAt)
             .filter(users::Column::UpdatedAt.gte(watermark - WATCH_OVERLAP))
             .into_tuple()
             .all(&state.db.read)
             .await;
         let Ok(changed) = changed else { continue };
-        for (user_id, active, updated_at) in changed {
+        for (user_id, active, session_epoch, updated_at) in changed {
             watermark = watermark.max(updated_at);
             state.user_cache.invalidate(user_id);
-            if !active {
-                state
-                    .bus
-                    .publish_local(BusMessage::UserChanged { user_id, active });
-            }
+            // For this instance's sockets: closed if the user is inactive, or opened before
+            // a password change (the message is repeated while the change is in the
+            // watcher's overlap window; the sockets concerned are closed at the first).
+            state.bus.publish_local(BusMessage::UserChanged {
+                user_id,
+                active,
+                session_epoch,
+            });
         }
     }
 }

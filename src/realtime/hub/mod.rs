@@ -36,6 +36,9 @@ pub enum Outbound {
     Notification { project_id: Uuid, text: Arc<str> },
     /// Close the socket with this code.
     Close(u16, &'static str),
+    /// The user's sessions before this epoch have ended (a password change): a socket
+    /// opened with an access token of an older epoch closes (4001).
+    SessionsEndedBefore(i64),
     /// Send the project's events `from..=to` from the log, unless the socket follows the
     /// project already: the socket's user joined the project at `from` (`None`: at their
     /// latest join up to `to`, to be read from the log), and the hub started delivering it

@@ -136,9 +136,15 @@ impl HubTask {
     pub(super) fn on_bus(&mut self, message: BusMessage) {
         match message {
             BusMessage::Event(event) => self.on_event(event),
-            BusMessage::UserChanged { user_id, active } => {
+            BusMessage::UserChanged {
+                user_id,
+                active,
+                session_epoch,
+            } => {
                 if !active {
                     self.send_user(user_id, Outbound::Close(4001, "user deactivated"));
+                } else if session_epoch > 0 {
+                    self.send_user(user_id, Outbound::SessionsEndedBefore(session_epoch));
                 }
             }
             BusMessage::Notification {

@@ -157,7 +157,8 @@ async fn notifications_socket(
         .max_message_size(64 * 1024)
         .max_frame_size(64 * 1024)
         .on_upgrade(move |socket| async move {
-            let session = Session::new(state, user_id, start.after, principal.grant);
+            let epoch = principal.user.session_epoch;
+            let session = Session::new(state, user_id, start.after, principal.grant, epoch);
             // Boxed: axum's upgrade task would otherwise hold the session inline in a state
             // machine about twice its size (heaptrack: 4.0 KiB per socket → see bench/README).
             Box::pin(session.run(socket, rx, registration, start.replay, expires_at)).await;

@@ -45,6 +45,9 @@ pub(super) struct Session {
     after: HashMap<Uuid, i64>,
     /// Set when the socket was opened with an API token (boxed: most sockets have none).
     grant: Option<Box<TokenGrant>>,
+    /// The session epoch of the access token it was opened with (see
+    /// [`Outbound::SessionsEndedBefore`]; unused with an API token, which is no session).
+    session_epoch: i64,
 }
 
 /// Resolves once the API token a socket was opened with stops working (deleted, or its
@@ -160,6 +163,13 @@ impl Session {
                 send(socket, Message::Text(Utf8Bytes::from(text.to_string()))).await
             }
             Outbound::Close(code, reason) => close(socket, code, reason).await,
+            Outbound::SessionsEndedBefore(epoch) => {
+                if self.grant.is_none() && self.session_epoch < epoch {
+                    close(socket, CLOSE_AUTH, "password changed; sign in again").await
+                } else {
+                    Flow::Continue
+                }
+            }
             Outbound::Replay {
                 project_id,
                 from,
@@ -335,6 +345,7 @@ impl Session {
         user_id: Uuid,
         after: HashMap<Uuid, i64>,
         grant: Option<TokenGrant>,
+        session_epoch: i64,
     ) -> Self {
         Self {
             state,
@@ -342,6 +353,7 @@ impl Session {
             sent: HashMap::new(),
             after,
             grant: grant.map(Box::new),
+            session_epoch,
         }
     }
 

@@ -580,7 +580,11 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Change own password; signs out every session (all refresh tokens revoked). */
+        /**
+         * Change own password; signs out every session.
+         * @description All refresh tokens are revoked and every access token issued before, the one of this
+         *     request included, stops working within a second (sign in again). API tokens keep working.
+         */
         put: operations["change_password"];
         post?: never;
         delete?: never;
@@ -639,7 +643,12 @@ export interface paths {
         delete: operations["deactivate_user"];
         options?: never;
         head?: never;
-        /** Update a user (admin only). The last active admin cannot be demoted or deactivated (409). */
+        /**
+         * Update a user (admin only). The last active admin cannot be demoted or deactivated (409).
+         * @description Setting `password` (account recovery) ends all of the user's sessions: refresh tokens are
+         *     revoked and access tokens issued before stop working within a second. API tokens keep
+         *     working.
+         */
         patch: operations["update_user"];
         trace?: never;
     };
@@ -1650,6 +1659,7 @@ export interface components {
             role?: components["schemas"]["Role"];
             /** @description `false` deactivates, `true` reactivates. */
             is_active?: boolean;
+            password?: string;
         };
         /**
          * @example {

@@ -22,8 +22,8 @@ pub const LEEWAY_SECS: i64 = 60;
 /// `{"typ":"JWT","alg":"HS256"}` in base64url: the header of every token issued.
 const HEADER_B64: &str = "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9";
 
-/// Every field is required (a token missing one does not deserialize); unknown ones are
-/// ignored.
+/// Every field but `sv` is required (a token missing one does not deserialize); unknown
+/// ones are ignored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: Uuid,
@@ -33,6 +33,19 @@ pub struct Claims {
     pub aud: String,
     pub jti: Uuid,
     pub typ: String,
+    /// The user's session epoch when the token was issued (`users.session_epoch`, raised by
+    /// every password change). A counter rather than a comparison of `iat` with the time of
+    /// the change: `iat` has one-second granularity and comes from the issuing instance's
+    /// clock, so a timestamp either spares tokens issued just before the change in the same
+    /// second or refuses a fresh login right after it, and skewed clocks between instances
+    /// make it worse. Absent (tokens issued before it existed, and epoch 0, which is left
+    /// out so those tokens stay byte-identical) means 0.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sv: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
 }
 
 /// The JOSE header fields that matter when verifying: `alg` must be exactly "HS256", and no
@@ -123,10 +136,12 @@ impl JwtKeys {
         Ok(claims)
     }
 
-    /// Issues an access token for `user_id`, valid for `ttl` from `now`.
+    /// Issues an access token for `user_id` in its session epoch `sv`, valid for `ttl` from
+    /// `now`.
     pub fn issue_access(
         &self,
         user_id: Uuid,
+        sv: i64,
         now: DateTime<Utc>,
         ttl: std::time::Duration,
     ) -> AppResult<String> {
@@ -139,6 +154,7 @@ impl JwtKeys {
             aud: AUDIENCE.into(),
             jti: Uuid::now_v7(),
             typ: ACCESS_TYPE.into(),
+            sv,
         })
     }
 
@@ -180,7 +196,7 @@ mod tests {
         let now = Utc::now();
         let user = Uuid::now_v7();
         let token = keys
-            .issue_access(user, now, Duration::from_secs(900))
+            .issue_access(user, 0, now, Duration::from_secs(900))
             .expect("sign");
         let claims = keys.verify_access(&token, now).expect("valid");
         assert_eq!(claims.sub, user);
@@ -188,11 +204,32 @@ mod tests {
     }
 
     #[test]
+    fn the_session_epoch_travels_in_sv_and_is_left_out_at_zero() {
+        let keys = JwtKeys::new(SECRET);
+        let now = Utc::now();
+        let payload = |token: &str| -> serde_json::Value {
+            decode_part(token.split('.').nth(1).expect("payload")).expect("json")
+        };
+        let token = keys
+            .issue_access(Uuid::now_v7(), 3, now, Duration::from_secs(60))
+            .expect("sign");
+        assert_eq!(keys.verify_access(&token, now).expect("valid").sv, 3);
+        assert_eq!(payload(&token)["sv"], 3);
+        // Epoch 0: no claim, as tokens were before it existed; those read as epoch 0.
+        let token = keys
+            .issue_access(Uuid::now_v7(), 0, now, Duration::from_secs(60))
+            .expect("sign");
+        assert!(payload(&token).get("sv").is_none());
+        let at = DateTime::from_timestamp(1_700_000_100, 0).expect("time");
+        assert_eq!(keys.verify_access(KNOWN_TOKEN, at).map(|c| c.sv), Ok(0));
+    }
+
+    #[test]
     fn expiry_and_future_iat_are_enforced_with_leeway() {
         let keys = JwtKeys::new(SECRET);
         let now = Utc::now();
         let token = keys
-            .issue_access(Uuid::now_v7(), now, Duration::from_secs(10))
+            .issue_access(Uuid::now_v7(), 0, now, Duration::from_secs(10))
             .expect("sign");
         let later = now + chrono::TimeDelta::seconds(10 + LEEWAY_SECS - 1);
         assert!(keys.verify_access(&token, later).is_ok());
@@ -214,7 +251,7 @@ mod tests {
         let other = JwtKeys::new("another-secret-another-secret-xx");
         let now = Utc::now();
         let token = other
-            .issue_access(Uuid::now_v7(), now, Duration::from_secs(60))
+            .issue_access(Uuid::now_v7(), 0, now, Duration::from_secs(60))
             .expect("sign");
         assert_eq!(
             keys.verify_access(&token, now).err(),
@@ -231,6 +268,7 @@ mod tests {
             aud: AUDIENCE.into(),
             jti: Uuid::now_v7(),
             typ: "access".into(),
+            sv: 0,
         };
         let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims).expect("json"));
         let unsigned = format!("{header}.{body}.");
@@ -255,6 +293,7 @@ mod tests {
                 .parse()
                 .expect("uuid"),
             typ: ACCESS_TYPE.into(),
+            sv: 0,
         }
     }
 

@@ -100,9 +100,10 @@ fn access_pair(
     refresh_token: String,
     now: DateTime<Utc>,
 ) -> AppResult<TokenPair> {
-    let access_token = state
-        .jwt
-        .issue_access(user.id, now, state.config.access_ttl)?;
+    let access_token =
+        state
+            .jwt
+            .issue_access(user.id, user.session_epoch, now, state.config.access_ttl)?;
     Ok(TokenPair {
         access_token,
         refresh_token,
@@ -134,7 +135,17 @@ pub async fn authenticate(
         .verify_access(token, state.clock.now())
         .map_err(|_| AppError::Unauthorized(INVALID_TOKEN.into()))?;
     let expires_at = DateTime::from_timestamp(claims.exp, 0).unwrap_or_default();
-    let user = active_user(state, claims.sub).await?;
+    let mut user = active_user(state, claims.sub).await?;
+    if claims.sv > user.session_epoch {
+        // Issued after a password change this instance's cached copy predates: read the
+        // user again, so the principal (and a socket opened with it) has the new epoch.
+        state.user_cache.invalidate(claims.sub);
+        user = active_user(state, claims.sub).await?;
+    }
+    // Issued before the user's password was last set: that session has ended.
+    if claims.sv != user.session_epoch {
+        return Err(AppError::Unauthorized(INVALID_TOKEN.into()));
+    }
     Ok((Principal::session(user), Some(expires_at)))
 }
 

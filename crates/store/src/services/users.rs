@@ -68,6 +68,9 @@ pub struct UserChanges {
     pub email: Option<String>,
     pub role: Option<Role>,
     pub is_active: Option<bool>,
+    /// A new password (8–128 characters, checked by the caller); setting it ends every
+    /// session of the user.
+    pub password: Option<String>,
 }
 
 pub struct UserFilter {
@@ -99,6 +102,7 @@ pub async fn create(state: &Store, new: NewUser) -> AppResult<users::Model> {
         is_active: Set(true),
         created_at: Set(now),
         updated_at: Set(now),
+        session_epoch: Set(0),
     };
     row.insert(&state.db.write)
         .await
@@ -171,13 +175,75 @@ pub async fn revoke_all_refresh_tokens(
     Ok(())
 }
 
+/// Stores a new password hash and ends every session of the user, inside the caller's
+/// transaction: refresh tokens are revoked and the session epoch is raised, which refuses
+/// the access tokens issued before (see `Claims::sv`). The epoch is raised in SQL, so two
+/// concurrent changes cannot both write the same value.
+async fn replace_password(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    password_hash: String,
+    now: DateTime<Utc>,
+) -> AppResult<i64> {
+    let updated = users::Entity::update_many()
+        .col_expr(users::Column::PasswordHash, Expr::value(password_hash))
+        .col_expr(
+            users::Column::SessionEpoch,
+            Expr::col(users::Column::SessionEpoch).add(1),
+        )
+        // Also what other instances' user watchers notice (their cached copy is dropped).
+        .col_expr(users::Column::UpdatedAt, Expr::value(now))
+        .filter(users::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(AppError::NotFound);
+    }
+    revoke_all_refresh_tokens(db, id, now).await?;
+    let epoch: Option<i64> = users::Entity::find_by_id(id)
+        .select_only()
+        .column(users::Column::SessionEpoch)
+        .into_tuple()
+        .one(db)
+        .await?;
+    epoch.ok_or(AppError::NotFound)
+}
+
+/// After a committed change of a user: drops this instance's cached copy at once and tells
+/// the other instances (their user watchers catch it within a second if the message is lost).
+fn announce_change(state: &Store, id: Uuid, active: bool, session_epoch: i64) {
+    state.user_cache.invalidate(id);
+    state.bus.publish(BusMessage::UserChanged {
+        user_id: id,
+        active,
+        session_epoch,
+    });
+}
+
+/// Sets a user's password (already checked against the password rules) and ends all of
+/// their sessions: `PUT /users/me/password` and `flowtrack user set-password`.
+pub async fn set_password(state: &Store, user: &users::Model, password: &str) -> AppResult<()> {
+    // Hashed before the transaction: the slow part holds no lock.
+    let hash = state.passwords.hash(password).await?;
+    let txn = state.db.write.begin().await?;
+    let epoch = replace_password(&txn, user.id, hash, state.clock.now()).await?;
+    txn.commit().await?;
+    announce_change(state, user.id, user.is_active, epoch);
+    Ok(())
+}
+
 /// Applies changes to an account in one transaction, refusing (409) to demote or deactivate
-/// the last active admin. Deactivation also revokes the account's refresh tokens.
+/// the last active admin. Deactivation also revokes the account's refresh tokens; a new
+/// password ends every session.
 pub async fn apply_changes(
     state: &Store,
     id: Uuid,
     changes: UserChanges,
 ) -> AppResult<users::Model> {
+    let password_hash = match &changes.password {
+        Some(password) => Some(state.passwords.hash(password).await?),
+        None => None,
+    };
     let now = state.clock.now();
     let txn = state.db.write.begin().await?;
     let (active_admins, current) = lock_for_change(&txn, id, &changes).await?;
@@ -202,16 +268,14 @@ pub async fn apply_changes(
     row.role = Set(new_role);
     row.is_active = Set(new_active);
     row.updated_at = Set(now);
-    let updated = row.update(&txn).await.map_err(map_email_conflict)?;
-    if deactivating {
+    let mut updated = row.update(&txn).await.map_err(map_email_conflict)?;
+    if let Some(hash) = password_hash {
+        updated.session_epoch = replace_password(&txn, id, hash, now).await?;
+    } else if deactivating {
         revoke_all_refresh_tokens(&txn, id, now).await?;
     }
     txn.commit().await?;
-    state.user_cache.invalidate(id);
-    state.bus.publish(BusMessage::UserChanged {
-        user_id: id,
-        active: updated.is_active,
-    });
+    announce_change(state, id, updated.is_active, updated.session_epoch);
     Ok(updated)
 }
 
@@ -243,7 +307,8 @@ async fn lock_for_change(
     Ok((active_admins, current))
 }
 
-/// Changes one's own password after checking the current one; signs out every session.
+/// Changes one's own password after checking the current one; ends every session, the
+/// caller's own included (clients sign in again).
 pub async fn change_password(
     state: &Store,
     principal: &Principal,
@@ -265,19 +330,7 @@ pub async fn change_password(
             "does not match the current password",
         ));
     }
-    let hash = state.passwords.hash(new_password).await?;
-    let now = state.clock.now();
-    let txn = state.db.write.begin().await?;
-    users::Entity::update_many()
-        .col_expr(users::Column::PasswordHash, Expr::value(hash))
-        .col_expr(users::Column::UpdatedAt, Expr::value(now))
-        .filter(users::Column::Id.eq(principal.id()))
-        .exec(&txn)
-        .await?;
-    revoke_all_refresh_tokens(&txn, principal.id(), now).await?;
-    txn.commit().await?;
-    state.user_cache.invalidate(principal.id());
-    Ok(())
+    set_password(state, &principal.user, new_password).await
 }
 
 /// True when the two users are members of at least one common project.
