@@ -32,7 +32,7 @@ const IDLE_FOR: Duration = Duration::from_secs(2);
 
 /// What a pass over a webhook's due work came to.
 enum Pass {
-    /// Something was sent; there may be more soon.
+    /// Something was sent; there may be more at once.
     Worked,
     /// Nothing was due.
     Nothing,
@@ -78,15 +78,19 @@ pub(super) async fn run(
     let mut bus = store.bus.subscribe();
     let mut worked_at = Instant::now();
     loop {
-        // Read now, with the webhook marked busy: a row read before an earlier run of it
-        // ended would carry a cursor that run has moved since; and it may have been edited
-        // (URL, secret, filter, paused) while this run waited.
+        // Read at every pass, with the webhook marked busy: a row read before an earlier
+        // run of it ended would carry a cursor that run has moved since; and it may have
+        // been edited (URL, secret, filter, paused) since the last pass — a delivery is
+        // signed and sent as the webhook is when its batch is read.
         let Some(mut hook) = delivery::load(store, id).await? else {
             return Ok(());
         };
         match pass(store, sender, &mut lease, &mut link, &mut hook).await? {
             Pass::Stop => return Ok(()),
-            Pass::Worked => worked_at = Instant::now(),
+            Pass::Worked => {
+                worked_at = Instant::now();
+                continue;
+            }
             Pass::Nothing if worked_at.elapsed() >= IDLE_FOR => return Ok(()),
             Pass::Nothing => {}
         }
@@ -114,8 +118,9 @@ async fn next_event_of(bus: &mut tokio::sync::broadcast::Receiver<BusMessage>, p
     }
 }
 
-/// Sends the webhook's queued pings and redeliveries, then its events after the cursor in
-/// order until none is left, an attempt fails (the retry is scheduled) or the lease is lost.
+/// Sends the webhook's queued pings and redeliveries, then the next batch of its events
+/// after the cursor, in order, until the batch is done, an attempt fails (the retry is
+/// scheduled) or the lease is lost.
 async fn pass(
     store: &Store,
     sender: &Sender,
@@ -134,39 +139,36 @@ async fn pass(
     if !hook.active || hook.next_attempt_at.is_some_and(|at| at > now) {
         return Ok(Pass::Stop);
     }
+    let batch = delivery::next_events(store, lease.owner, hook).await?;
+    if batch.is_empty() {
+        return Ok(if worked { Pass::Worked } else { Pass::Nothing });
+    }
     let mut unrecorded: Vec<Attempt> = Vec::new();
     let mut oldest = Instant::now();
-    loop {
-        let batch = delivery::next_events(store, lease.owner, hook).await?;
-        if batch.is_empty() {
-            return Ok(if worked { Pass::Worked } else { Pass::Nothing });
+    for due in batch {
+        if !lease.keep().await? {
+            return Ok(Pass::Stop);
         }
-        worked = true;
-        for due in batch {
-            if !lease.keep().await? {
+        let message_id = delivery::message_id(hook.id, due.seq);
+        let body = due.payload.clone();
+        let outcome = send(store, sender, link, hook, &message_id, body).await;
+        let failed = !outcome.succeeded();
+        if unrecorded.is_empty() {
+            oldest = Instant::now();
+        }
+        unrecorded.push(Attempt { due, outcome });
+        if failed || unrecorded.len() >= RECORD_BATCH || oldest.elapsed() >= RECORD_EVERY {
+            let after = delivery::record(store, lease.owner, hook, &unrecorded).await?;
+            unrecorded.clear();
+            if after != After::Delivered {
                 return Ok(Pass::Stop);
             }
-            let message_id = delivery::message_id(hook.id, due.seq);
-            let body = due.payload.clone();
-            let outcome = send(store, sender, link, hook, &message_id, body).await;
-            let failed = !outcome.succeeded();
-            if unrecorded.is_empty() {
-                oldest = Instant::now();
-            }
-            unrecorded.push(Attempt { due, outcome });
-            if failed || unrecorded.len() >= RECORD_BATCH || oldest.elapsed() >= RECORD_EVERY {
-                let after = delivery::record(store, lease.owner, hook, &unrecorded).await?;
-                unrecorded.clear();
-                if after != After::Delivered {
-                    return Ok(Pass::Stop);
-                }
-            }
-        }
-        if !unrecorded.is_empty() {
-            delivery::record(store, lease.owner, hook, &unrecorded).await?;
-            unrecorded.clear();
         }
     }
+    if !unrecorded.is_empty() {
+        delivery::record(store, lease.owner, hook, &unrecorded).await?;
+    }
+    Ok(Pass::Worked)
 }
 
 /// Signs and sends one message (with every secret the webhook is signed with now).
