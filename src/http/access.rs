@@ -45,7 +45,6 @@ pub async fn client_and_access_log(
     mut req: Request,
     next: Next,
 ) -> Response {
-    let started = Instant::now();
     let peer = peer(req.extensions().get());
     let forwarded = req
         .headers()
@@ -54,6 +53,11 @@ pub async fn client_and_access_log(
         .map(|v| v.to_str().unwrap_or(""));
     let client = state.config.trusted_proxies.client(peer, forwarded);
     req.extensions_mut().insert(ClientIp(client));
+    // The access log's own work only when it is on (it is not at RUST_LOG=warn).
+    if !tracing::enabled!(target: "flowtrack::access", tracing::Level::INFO) {
+        return next.run(req).await;
+    }
+    let started = Instant::now();
     let method = req.method().clone();
     let request_id = req
         .headers()

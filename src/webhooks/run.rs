@@ -32,7 +32,9 @@ const IDLE_FOR: Duration = Duration::from_secs(2);
 
 /// What a pass over a webhook's due work came to.
 enum Pass {
-    /// Something was sent; there may be more at once.
+    /// A full batch was sent: more is waiting now.
+    Backlog,
+    /// Something was sent, and it has caught up: the next batch gathers for a moment.
     Worked,
     /// Nothing was due.
     Nothing,
@@ -87,10 +89,11 @@ pub(super) async fn run(
         };
         match pass(store, sender, &mut lease, &mut link, &mut hook).await? {
             Pass::Stop => return Ok(()),
-            Pass::Worked => {
+            Pass::Backlog => {
                 worked_at = Instant::now();
                 continue;
             }
+            Pass::Worked => worked_at = Instant::now(),
             Pass::Nothing if worked_at.elapsed() >= IDLE_FOR => return Ok(()),
             Pass::Nothing => {}
         }
@@ -139,7 +142,7 @@ async fn pass(
     if !hook.active || hook.next_attempt_at.is_some_and(|at| at > now) {
         return Ok(Pass::Stop);
     }
-    let batch = delivery::next_events(store, lease.owner, hook).await?;
+    let (batch, more) = delivery::next_events(store, lease.owner, hook).await?;
     if batch.is_empty() {
         return Ok(if worked { Pass::Worked } else { Pass::Nothing });
     }
@@ -168,7 +171,7 @@ async fn pass(
     if !unrecorded.is_empty() {
         delivery::record(store, lease.owner, hook, &unrecorded).await?;
     }
-    Ok(Pass::Worked)
+    Ok(if more { Pass::Backlog } else { Pass::Worked })
 }
 
 /// Signs and sends one message (with every secret the webhook is signed with now).

@@ -200,13 +200,14 @@ pub async fn finish_queued(
 }
 
 /// The next events after the webhook's cursor that its filter wants, in order (up to a
-/// batch). Events it does not want are passed over: when a whole batch holds none, the
-/// cursor moves past it; otherwise delivering the wanted ones moves it.
+/// batch), and whether more may follow at once (the batch read was full). Events it does not
+/// want are passed over: when a whole batch holds none, the cursor moves past it; otherwise
+/// delivering the wanted ones moves it.
 pub async fn next_events(
     state: &Store,
     owner: Uuid,
     hook: &mut webhooks::Model,
-) -> AppResult<Vec<Due>> {
+) -> AppResult<(Vec<Due>, bool)> {
     let wanted = hook.event_filter();
     loop {
         let rows = events::Entity::find()
@@ -216,8 +217,9 @@ pub async fn next_events(
             .limit(EVENT_BATCH)
             .all(&state.db.read)
             .await?;
+        let full = rows.len() as u64 == EVENT_BATCH;
         let Some(last) = rows.last().map(|e| e.seq) else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), false));
         };
         let due: Vec<Due> = rows
             .into_iter()
@@ -229,7 +231,7 @@ pub async fn next_events(
             })
             .collect();
         if !due.is_empty() {
-            return Ok(due);
+            return Ok((due, full));
         }
         move_cursor(state, owner, hook, last).await?;
     }
