@@ -42,10 +42,7 @@ async fn scalar(url: &str, sql: &str) -> String {
 #[tokio::test]
 async fn a_backup_taken_during_writes_is_a_consistent_database_to_start_from() {
     let server = Server::start(&["serve"], &[]).await;
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client");
+    let client = http_client();
     let email = unique_email();
     let pair = post(
         &client,

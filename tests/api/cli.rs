@@ -540,10 +540,7 @@ async fn set_password_help_says_where_the_password_comes_from() {
 
 /// Waits until `GET /health` answers 200, failing early if the process exits.
 async fn wait_until_healthy(child: &mut tokio::process::Child, base: &str, logs: &Sandbox) {
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client");
+    let client = http_client();
     let started = std::time::Instant::now();
     loop {
         if let Some(status) = child.try_wait().expect("try_wait") {
@@ -644,10 +641,7 @@ async fn serve_answers_and_stops_cleanly_on_sigterm() {
     .await;
 
     // It serves the API, migrated at start, with the bootstrap admin.
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client");
+    let client = http_client();
     let response = client
         .post(format!("{}/auth/login", server.base))
         .header("x-forwarded-for", "192.0.2.1, 198.51.100.23")
@@ -713,10 +707,7 @@ async fn serve_answers_and_stops_cleanly_on_sigterm() {
 #[tokio::test]
 async fn serve_is_the_default_command_and_stops_cleanly_on_sigint() {
     let server = Server::start(&[], &[]).await;
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client");
+    let client = http_client();
     let response = client
         .post(format!("{}/auth/register", server.base))
         .json(&json!({"email": "dee@x.org", "password": "longenough3", "full_name": "Dee"}))
@@ -742,10 +733,7 @@ async fn api_token_and_webhook_secrets_never_reach_the_logs() {
         ],
     )
     .await;
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client");
+    let client = http_client();
     let base = server.base.clone();
     let post = |path: &str, token: &str, body: Value| {
         client
@@ -872,10 +860,7 @@ async fn serve_with_a_rediss_url_and_a_ca_file_is_ready() {
         ],
     )
     .await;
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("client");
+    let client = http_client();
     let response = client
         .get(format!("{}/ready", server.base))
         .send()

@@ -86,6 +86,14 @@ impl TestDatabase {
     }
 }
 
+/// An HTTP client for the servers of the tests (127.0.0.1: never through a proxy).
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client")
+}
+
 pub struct TestApp {
     pub addr: SocketAddr,
     pub base: String,
@@ -145,10 +153,7 @@ impl TestApp {
                 .await
                 .expect("server");
         });
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .expect("client");
+        let client = http_client();
         Self {
             addr,
             base: format!("http://{addr}"),
