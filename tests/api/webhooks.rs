@@ -151,6 +151,13 @@ async fn delivery_log_of(app: &TestApp, owner: &TestUser, id: &str, rows: usize)
     panic!("the delivery log never held {rows} attempts");
 }
 
+/// Pauses or resumes a webhook as its owner; the webhook as answered.
+async fn set_active(app: &TestApp, owner: &TestUser, id: &str, active: bool) -> Value {
+    let path = format!("/webhooks/{id}");
+    let request = Some(json!({ "active": active }));
+    body(call(app, owner, Method::PATCH, &path, request).await, 200).await
+}
+
 /// Checks a delivery's signature with the independent `standardwebhooks` implementation.
 fn verify(secret: &str, got: &Received) {
     let hook = standardwebhooks::Webhook::new(secret).expect("secret");
@@ -612,18 +619,7 @@ async fn pings_redeliveries_filters_pauses_and_rotations() {
     assert_eq!(got[3].body, got[1].body);
 
     // Pause, change things meanwhile, resume: nothing of the pause is sent.
-    let paused = body(
-        call(
-            &app,
-            &ada,
-            Method::PATCH,
-            &format!("/webhooks/{id}"),
-            Some(json!({"active": false})),
-        )
-        .await,
-        200,
-    )
-    .await;
+    let paused = set_active(&app, &ada, id, false).await;
     assert_eq!(paused["active"], false);
     assert!(paused["disabled_reason"].is_null());
     app.move_task(
@@ -633,18 +629,7 @@ async fn pings_redeliveries_filters_pauses_and_rotations() {
     )
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    body(
-        call(
-            &app,
-            &ada,
-            Method::PATCH,
-            &format!("/webhooks/{id}"),
-            Some(json!({"active": true})),
-        )
-        .await,
-        200,
-    )
-    .await;
+    set_active(&app, &ada, id, true).await;
     app.move_task(
         &ada,
         task["id"].as_str().expect("id"),
