@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod body;
+pub mod conditional;
 pub mod fields;
 pub mod input;
 pub mod path;

@@ -23,6 +23,7 @@ use axum::routing::get;
 use include_dir::{Dir, File, include_dir};
 use sha2::{Digest, Sha256};
 
+use crate::http::conditional::if_none_match;
 use crate::http::problem::ApiResult;
 use flowtrack_core::error::AppError;
 
@@ -157,20 +158,6 @@ fn etag_of(file: &'static File<'static>) -> HeaderValue {
         .unwrap_or_else(|| HeaderValue::from_static("\"0\""))
 }
 
-/// `If-None-Match` names this ETag (or is `*`); weak forms compare equal (RFC 9110 13.1.2).
-fn if_none_match(headers: &HeaderMap, etag: &HeaderValue) -> bool {
-    let Ok(etag) = etag.to_str() else {
-        return false;
-    };
-    headers
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag)
-}
-
 /// `Accept-Encoding` lists `gzip` (or `*`) with a non-zero quality.
 fn accepts_gzip(headers: &HeaderMap) -> bool {
     headers
@@ -257,21 +244,6 @@ mod tests {
             "br, identity"
         )])));
         assert!(!accepts_gzip(&headers(&[])));
-    }
-
-    #[test]
-    fn if_none_match_lists_and_weak_tags() {
-        let etag = HeaderValue::from_static("\"abc\"");
-        assert!(if_none_match(
-            &headers(&[("if-none-match", "\"x\", W/\"abc\"")]),
-            &etag
-        ));
-        assert!(if_none_match(&headers(&[("if-none-match", "*")]), &etag));
-        assert!(!if_none_match(
-            &headers(&[("if-none-match", "\"abcd\"")]),
-            &etag
-        ));
-        assert!(!if_none_match(&headers(&[]), &etag));
     }
 
     #[test]

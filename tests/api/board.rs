@@ -1101,3 +1101,52 @@ async fn board_snapshots_match_their_seq_while_tasks_are_created() {
         assert_board_order(&board);
     }
 }
+
+/// The board's `ETag` changes with the project's event seq: `If-None-Match` with the current
+/// one answers 304 without a body; after a change the board comes again with a new tag; and
+/// a caller who may not see the project gets 404 whatever tag it sends.
+#[tokio::test]
+async fn an_unchanged_board_answers_304_to_its_etag() {
+    let app = TestApp::spawn().await;
+    let owner = app.register().await;
+    let stranger = app.register().await;
+    let pid = project_id(&app, &owner, "Tagged").await;
+    let task = app.create_task(&owner, &pid, json!({"title": "t"})).await;
+    let path = format!("/projects/{pid}/board");
+    let board = |user: &TestUser, tag: Option<String>| {
+        let mut request = app.get(&path).bearer_auth(&user.access);
+        if let Some(tag) = tag {
+            request = request.header("if-none-match", tag);
+        }
+        request.send()
+    };
+
+    let first = board(&owner, None).await.expect("board");
+    assert_eq!(first.status(), StatusCode::OK);
+    let tag = first.headers()["etag"].to_str().expect("etag").to_string();
+    let unchanged = board(&owner, Some(tag.clone())).await.expect("board");
+    assert_eq!(unchanged.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(unchanged.headers()["etag"], tag.as_str());
+    assert!(unchanged.bytes().await.expect("body").is_empty());
+    let weak = board(&owner, Some(format!("\"other\", W/{tag}")))
+        .await
+        .expect("board");
+    assert_eq!(weak.status(), StatusCode::NOT_MODIFIED);
+
+    let moved = app
+        .move_task(
+            &owner,
+            task["id"].as_str().expect("id"),
+            json!({"status": "done"}),
+        )
+        .await;
+    assert_eq!(moved.status(), StatusCode::OK);
+    let changed = board(&owner, Some(tag.clone())).await.expect("board");
+    assert_eq!(changed.status(), StatusCode::OK);
+    assert_ne!(changed.headers()["etag"], tag.as_str());
+    let body: Value = changed.json().await.expect("json");
+    assert_eq!(body["columns"][3]["tasks"][0]["id"], task["id"]);
+
+    let hidden = board(&stranger, Some(tag)).await.expect("board");
+    assert_eq!(hidden.status(), StatusCode::NOT_FOUND);
+}

@@ -267,6 +267,8 @@ export interface paths {
         /**
          * The kanban board: four columns in order, tasks in board order, and the event `seq` of
          *     the same snapshot.
+         * @description The answer carries an `ETag` that changes with the project's event seq: send it back in
+         *     `If-None-Match` to get 304 (no body) while the board is unchanged.
          */
         get: operations["get_board"];
         put?: never;
@@ -3218,7 +3220,10 @@ export interface operations {
     get_board: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The `ETag` of a board you hold: 304 while it is current */
+                "If-None-Match"?: string | null;
+            };
             path: {
                 /** @description Project id */
                 id: string;
@@ -3229,11 +3234,21 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description Changes with the board */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Board"];
                 };
+            };
+            /** @description The board named in `If-None-Match` is current */
+            304: {
+                headers: {
+                    ETag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             401: {
                 headers: {

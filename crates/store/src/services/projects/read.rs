@@ -138,17 +138,17 @@ pub struct Board {
     pub columns: Vec<Column>,
 }
 
-/// The board as JSON text, cached with the project's `event_seq`: a cached board is used
-/// only while the project is still at that seq, so it is never stale (and only the latest
-/// board of each project is kept).
+/// The board as JSON text and the event seq it is at, cached with the project's
+/// `event_seq`: a cached board is used only while the project is still at that seq, so it
+/// is never stale (and only the latest board of each project is kept).
 pub async fn board_json(
     state: &Store,
     principal: &Principal,
     id: Uuid,
-) -> AppResult<std::sync::Arc<str>> {
+) -> AppResult<(i64, std::sync::Arc<str>)> {
     let (project, _) = visible(state, principal, id).await?;
     if let Some(hit) = state.report_cache.board(id, project.event_seq).await {
-        return Ok(hit);
+        return Ok((project.event_seq, hit));
     }
     let board = snapshot_board(state, id).await?;
     let text: std::sync::Arc<str> = serde_json::to_string(&board)
@@ -158,7 +158,7 @@ pub async fn board_json(
         .report_cache
         .put_board(id, board.seq, text.clone())
         .await;
-    Ok(text)
+    Ok((board.seq, text))
 }
 
 async fn snapshot_board(state: &Store, id: Uuid) -> AppResult<Board> {
