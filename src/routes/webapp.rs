@@ -222,13 +222,7 @@ async fn security_headers(request: Request, next: Next) -> Response {
 mod tests {
     use super::*;
 
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut map = HeaderMap::new();
-        for (name, value) in pairs {
-            map.append(*name, HeaderValue::from_static(value));
-        }
-        map
-    }
+    use crate::http::conditional::headers;
 
     #[test]
     fn gzip_is_accepted_unless_refused() {

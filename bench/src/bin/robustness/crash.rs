@@ -158,16 +158,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     // the server dies.
     let receiver = Receiver::start(Duration::from_millis(3)).await?;
     let mut server_args = args.server.clone();
-    server_args.server_env.extend([
-        (
-            "FLOWTRACK_WEBHOOK_ALLOW_PRIVATE".to_string(),
-            "true".to_string(),
-        ),
-        (
-            "FLOWTRACK_WEBHOOK_RETRY_BASE_MS".to_string(),
-            "100".to_string(),
-        ),
-    ]);
+    server_args.server_env.extend(Receiver::server_settings());
     let mut server = Server::new(server_args)?;
     server.start().await?;
     let api = Api::new(&server.base)?;

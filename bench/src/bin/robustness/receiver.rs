@@ -26,6 +26,15 @@ pub struct Receiver {
 }
 
 impl Receiver {
+    /// What the server needs to deliver to this receiver: private targets allowed (it is on
+    /// 127.0.0.1), and quick retries.
+    pub fn server_settings() -> [(String, String); 2] {
+        [
+            ("FLOWTRACK_WEBHOOK_ALLOW_PRIVATE".into(), "true".into()),
+            ("FLOWTRACK_WEBHOOK_RETRY_BASE_MS".into(), "100".into()),
+        ]
+    }
+
     pub async fn start(pause: Duration) -> anyhow::Result<Self> {
         let got: Arc<Mutex<Vec<Got>>> = Arc::default();
         let seen = got.clone();
