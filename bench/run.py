@@ -299,35 +299,32 @@ end
 """
 
 
+# The statements FlowTrack sends for one change on PostgreSQL (services/changes: the lock and
+# the reads under it in one call, then the row write and the log rows in one statement).
 PGBENCH_CREATE = """
 BEGIN;
-SELECT id, name, event_seq FROM projects WHERE id = :pid FOR UPDATE;
-SELECT role FROM project_members WHERE project_id = :pid AND user_id = :uid;
-SELECT position FROM tasks WHERE project_id = :pid AND status = 'todo' ORDER BY position DESC LIMIT 1;
-INSERT INTO tasks (id, project_id, title, description, status, priority, assignee_id, labels, created_by, due_date, position, version, created_at, updated_at, completed_at)
-  VALUES (gen_random_uuid(), :pid, 'bench', '', 'todo', 'medium', NULL, '[]', :uid, NULL, 'z' || md5(random()::text), 1, now(), now(), NULL) RETURNING *;
-WITH activity AS (INSERT INTO activity_log (id, user_id, project_id, task_id, action, details, created_at)
-    VALUES (gen_random_uuid(), :uid, :pid, NULL, 'task.created', '{"status":"todo","title":"bench"}', now())),
+SELECT * FROM flowtrack_lock_project(:pid, :uid, NULL, 'todo');
+WITH row_change AS (INSERT INTO tasks (id, project_id, title, description, status, priority, assignee_id, labels, created_by, due_date, position, version, created_at, updated_at, completed_at)
+    VALUES (gen_random_uuid(), :pid, 'bench', '', 'todo', 'medium', NULL, '[]', :uid, NULL, 'z' || md5(random()::text), 1, now(), now(), NULL)),
+  activity AS (INSERT INTO activity_log (id, user_id, project_id, task_id, action, details, created_at, from_status, to_status)
+    VALUES (gen_random_uuid(), :uid, :pid, NULL, 'task.created', '{"status":"todo","title":"bench"}', now(), NULL, 'todo')),
   head AS (UPDATE projects SET event_seq = event_seq + 1 WHERE id = :pid RETURNING event_seq)
-INSERT INTO events (project_id, seq, event_type, actor_id, payload, created_at)
-  SELECT :pid, event_seq, 'task.created', :uid, '{"type":"task.created"}', now() FROM head;
+INSERT INTO events (project_id, seq, event_type, actor_id, payload, created_at, subject_id)
+  SELECT :pid, event_seq, 'task.created', :uid, '{"type":"task.created"}', now(), NULL FROM head;
 COMMIT;
 """
 
 PGBENCH_MOVE = """
 SELECT * FROM tasks WHERE id = :tid;
 BEGIN;
-SELECT id, name, event_seq FROM projects WHERE id = :pid FOR UPDATE;
-SELECT role FROM project_members WHERE project_id = :pid AND user_id = :uid;
-SELECT * FROM tasks WHERE id = :tid;
-SELECT position FROM tasks WHERE project_id = :pid AND status = 'review' AND id <> :tid ORDER BY position DESC LIMIT 1;
-UPDATE tasks SET status = CASE status WHEN 'todo' THEN 'in_progress' WHEN 'in_progress' THEN 'review' WHEN 'review' THEN 'done' ELSE 'todo' END,
-  position = 'z' || md5(random()::text), version = version + 1, updated_at = now() WHERE id = :tid RETURNING *;
-WITH activity AS (INSERT INTO activity_log (id, user_id, project_id, task_id, action, details, created_at)
-    VALUES (gen_random_uuid(), :uid, :pid, :tid, 'task.moved', '{"from":"todo","to":"review"}', now())),
+SELECT * FROM flowtrack_lock_project(:pid, :uid, :tid, 'review');
+WITH row_change AS (UPDATE tasks SET status = CASE status WHEN 'todo' THEN 'in_progress' WHEN 'in_progress' THEN 'review' WHEN 'review' THEN 'done' ELSE 'todo' END,
+    position = 'z' || md5(random()::text), completed_at = NULL, version = version + 1, updated_at = now() WHERE id = :tid),
+  activity AS (INSERT INTO activity_log (id, user_id, project_id, task_id, action, details, created_at, from_status, to_status)
+    VALUES (gen_random_uuid(), :uid, :pid, :tid, 'task.moved', '{"from":"todo","to":"review"}', now(), 'todo', 'review')),
   head AS (UPDATE projects SET event_seq = event_seq + 1 WHERE id = :pid RETURNING event_seq)
-INSERT INTO events (project_id, seq, event_type, actor_id, payload, created_at)
-  SELECT :pid, event_seq, 'task.moved', :uid, '{"type":"task.moved"}', now() FROM head;
+INSERT INTO events (project_id, seq, event_type, actor_id, payload, created_at, subject_id)
+  SELECT :pid, event_seq, 'task.moved', :uid, '{"type":"task.moved"}', now(), :tid FROM head;
 COMMIT;
 """
 

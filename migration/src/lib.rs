@@ -1,7 +1,8 @@
 //! Database schema of FlowTrack: one migration set for SQLite and PostgreSQL.
 //!
 //! Migrations are written with SeaQuery's schema builder (never raw SQL) so the same
-//! definition produces the right DDL for either backend.
+//! definition produces the right DDL for either backend — except one PostgreSQL function
+//! (`m20261205_000006_lock_project`), which SeaQuery cannot express.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -11,6 +12,7 @@ mod m20261205_000002_event_subject;
 mod m20261205_000003_api_tokens;
 mod m20261205_000004_webhooks;
 mod m20261205_000005_session_epoch;
+mod m20261205_000006_lock_project;
 
 pub struct Migrator;
 
@@ -24,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000003_api_tokens::Migration),
             Box::new(m20261205_000004_webhooks::Migration),
             Box::new(m20261205_000005_session_epoch::Migration),
+            Box::new(m20261205_000006_lock_project::Migration),
         ]
     }
 }

@@ -2,8 +2,8 @@
 //! only the moved task's fractional `position`.
 
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    IntoActiveModel, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -19,7 +19,7 @@ use crate::state::Store;
 use flowtrack_core::error::{AppError, AppResult};
 
 /// The last position of a column (excluding one task), for appending.
-pub(super) async fn last_position(
+pub(crate) async fn last_position(
     db: &impl ConnectionTrait,
     project_id: Uuid,
     status: TaskStatus,
@@ -100,32 +100,55 @@ pub async fn move_task(
     target: Move,
     if_match: IfMatch,
 ) -> AppResult<Task> {
-    let (mut change, current) = begin_task_change(state, actor, id, &if_match).await?;
+    // Appending (the usual move) needs the column's last position: read it under the lock.
+    let column = (target.before_id.is_none() && target.after_id.is_none()).then_some(target.status);
+    let (mut change, current, last) =
+        begin_task_change(state, actor, id, &if_match, column).await?;
     let status = target.status;
-    let (lo, hi) = gap_for(&change.txn, &current, &target).await?;
+    let (lo, hi) = match column {
+        Some(_) => (last, None),
+        None => gap_for(&change.txn, &current, &target).await?,
+    };
     let from = current.status;
     let completed_at = match (from == TaskStatus::Done, status == TaskStatus::Done) {
         (false, true) => Some(change.now),
         (true, true) => current.completed_at,
         _ => None,
     };
-    let mut row: tasks::ActiveModel = current.clone().into();
-    row.status = Set(status);
-    row.position = Set(position::between(lo.as_deref(), hi.as_deref()));
-    row.completed_at = Set(completed_at);
-    row.version = Set(current.version + 1);
-    row.updated_at = Set(change.now);
-    let moved = row.update(&change.txn).await?;
+    let moved = tasks::Model {
+        status,
+        position: position::between(lo.as_deref(), hi.as_deref()),
+        completed_at,
+        version: current.version + 1,
+        updated_at: change.now,
+        ..current
+    };
+    let mut row = moved.clone().into_active_model();
+    for column in [
+        tasks::Column::Status,
+        tasks::Column::Position,
+        tasks::Column::CompletedAt,
+        tasks::Column::Version,
+        tasks::Column::UpdatedAt,
+    ] {
+        row.reset(column);
+    }
+    let update = tasks::Entity::update(row)
+        .validate()?
+        .build(change.backend());
     let task = Task::from(&moved);
     change
-        .record(ChangeRecord {
-            details: json!({"from": from, "to": status}),
-            data: EventData::TaskMoved(TaskMove {
-                task: task.clone(),
-                from,
-                to: status,
-            }),
-        })
+        .record_with(
+            update,
+            ChangeRecord {
+                details: json!({"from": from, "to": status}),
+                data: EventData::TaskMoved(TaskMove {
+                    task: task.clone(),
+                    from,
+                    to: status,
+                }),
+            },
+        )
         .await?;
     change.commit(state).await?;
     Ok(task)

@@ -10,6 +10,7 @@ mod board;
 mod query;
 mod write;
 
+pub(crate) use board::last_position;
 pub use board::{Move, move_task};
 pub use query::{Sort, SortKey, TaskFilter, list};
 pub use write::{NewTask, TaskChanges, create, delete, update};
@@ -27,7 +28,7 @@ use crate::auth::policy::{self, ProjectAction};
 use crate::cache::CachedTask;
 use crate::models::project_members::ProjectRole;
 use crate::models::tasks::{self, Priority, TaskStatus};
-use crate::services::changes::{ProjectTransaction, membership};
+use crate::services::changes::{Lookup, ProjectTransaction, membership};
 use crate::state::Store;
 use flowtrack_core::error::{AppError, AppResult};
 
@@ -178,20 +179,28 @@ pub async fn cached_role(
     Ok(policy::effective_role(principal.user.role, membership))
 }
 
-/// Locks the task's project for a change and re-reads the task inside the transaction.
+/// Locks the task's project for a change and re-reads the task under the lock (with the
+/// last position of `column`, excluding the task, when asked).
 async fn begin_task_change(
     state: &Store,
     actor: &Principal,
     id: Uuid,
     if_match: &IfMatch,
-) -> AppResult<(ProjectTransaction, tasks::Model)> {
+    column: Option<TaskStatus>,
+) -> AppResult<(ProjectTransaction, tasks::Model, Option<String>)> {
     let project_id = find(&state.db.read, id).await?.project_id;
-    let change = ProjectTransaction::begin(state, actor, project_id, ProjectAction::Edit).await?;
+    let lookup = Lookup {
+        task: Some(id),
+        column,
+    };
+    let (change, locked) =
+        ProjectTransaction::begin_with(state, actor, project_id, ProjectAction::Edit, lookup)
+            .await?;
     // The task may have been deleted or moved to another project meanwhile.
-    let task = find(&change.txn, id).await?;
-    if task.project_id != project_id {
-        return Err(AppError::NotFound);
-    }
+    let task = match locked.task {
+        Some(task) if task.project_id == project_id => task,
+        _ => return Err(AppError::NotFound),
+    };
     if_match.check(task.version)?;
-    Ok((change, task))
+    Ok((change, task, locked.last_position))
 }

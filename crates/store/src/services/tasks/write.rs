@@ -2,19 +2,19 @@
 
 use chrono::NaiveDate;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
+    QueryFilter, QueryTrait,
 };
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::auth::Principal;
 
-use super::board::last_position;
 use super::{IfMatch, Task, begin_task_change};
 use crate::auth::policy::ProjectAction;
 use crate::models::task_labels;
 use crate::models::tasks::{self, Priority, TaskStatus};
-use crate::services::changes::{ChangeRecord, ProjectTransaction, membership};
+use crate::services::changes::{ChangeRecord, Lookup, ProjectTransaction, membership};
 use crate::services::event::{EventData, TaskData, TaskUpdate};
 use crate::services::notifications::NotificationKind;
 use crate::services::position;
@@ -76,34 +76,46 @@ pub struct NewTask {
 }
 
 pub async fn create(state: &Store, actor: &Principal, new: NewTask) -> AppResult<Task> {
-    let mut change =
-        ProjectTransaction::begin(state, actor, new.project_id, ProjectAction::Edit).await?;
+    let lookup = Lookup {
+        task: None,
+        column: Some(new.status),
+    };
+    let (mut change, locked) =
+        ProjectTransaction::begin_with(state, actor, new.project_id, ProjectAction::Edit, lookup)
+            .await?;
     if let Some(assignee) = new.assignee_id {
         ensure_assignee_is_member(&change.txn, new.project_id, assignee).await?;
     }
-    let last = last_position(&change.txn, new.project_id, new.status, None).await?;
     let now = change.now;
-    let row = tasks::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        project_id: Set(new.project_id),
-        title: Set(new.title),
-        description: Set(new.description),
-        status: Set(new.status),
-        priority: Set(new.priority),
-        assignee_id: Set(new.assignee_id),
-        labels: Set(json!(new.labels).to_string()),
-        created_by: Set(actor.id()),
-        due_date: Set(new.due_date),
-        position: Set(position::between(last.as_deref(), None)),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-        completed_at: Set((new.status == TaskStatus::Done).then_some(now)),
-    }
-    .insert(&change.txn)
-    .await?;
-    insert_labels(&change.txn, row.id, &new.labels).await?;
+    let row = tasks::Model {
+        id: Uuid::now_v7(),
+        project_id: new.project_id,
+        title: new.title,
+        description: new.description,
+        status: new.status,
+        priority: new.priority,
+        assignee_id: new.assignee_id,
+        labels: json!(new.labels).to_string(),
+        created_by: actor.id(),
+        due_date: new.due_date,
+        position: position::between(locked.last_position.as_deref(), None),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+        completed_at: (new.status == TaskStatus::Done).then_some(now),
+    };
     let task = Task::from(&row);
+    let insert = tasks::Entity::insert(row.into_active_model()).build(change.backend());
+    change
+        .record_with(
+            insert,
+            ChangeRecord {
+                details: json!({"title": task.title, "status": task.status}),
+                data: EventData::TaskCreated(TaskData { task: task.clone() }),
+            },
+        )
+        .await?;
+    insert_labels(&change.txn, task.id, &new.labels).await?;
     if let Some(assignee) = task.assignee_id {
         let message = assigned_message(&change, &task.title);
         change
@@ -115,12 +127,6 @@ pub async fn create(state: &Store, actor: &Principal, new: NewTask) -> AppResult
             )
             .await?;
     }
-    change
-        .record(ChangeRecord {
-            details: json!({"title": task.title, "status": task.status}),
-            data: EventData::TaskCreated(TaskData { task: task.clone() }),
-        })
-        .await?;
     change.commit(state).await?;
     Ok(task)
 }
@@ -149,7 +155,7 @@ pub async fn update(
     changes: TaskChanges,
     if_match: IfMatch,
 ) -> AppResult<Task> {
-    let (mut change, current) = begin_task_change(state, actor, id, &if_match).await?;
+    let (mut change, current, _) = begin_task_change(state, actor, id, &if_match, None).await?;
     let mut edit = TaskEdit::new(&current, changes);
     let assigned = edit.new_assignee(&current);
     if let Some(assignee) = assigned {
@@ -244,7 +250,7 @@ pub async fn delete(
     id: Uuid,
     if_match: IfMatch,
 ) -> AppResult<()> {
-    let (mut change, current) = begin_task_change(state, actor, id, &if_match).await?;
+    let (mut change, current, _) = begin_task_change(state, actor, id, &if_match, None).await?;
     let task = Task::from(&current);
     change
         .record(ChangeRecord {

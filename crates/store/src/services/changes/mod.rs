@@ -1,20 +1,29 @@
 //! The write path of every change clients must see (docs/architecture.md, "The write path"):
 //!
-//! 1. begin a transaction on the write connection and lock the project row
-//!    (`SELECT … FOR UPDATE` on PostgreSQL; SQLite runs one writer at a time),
+//! 1. begin a transaction on the write connection, lock the project row and read what the
+//!    change decides on ([`lock`]: one round trip on PostgreSQL; SQLite runs one writer at a
+//!    time),
 //! 2. check the caller's permission,
 //! 3. apply the change and [`ProjectTransaction::record`] it: the activity row, `event_seq + 1`
-//!    on the project and the `events` row with that seq — all in the same transaction,
+//!    on the project and the `events` row with that seq — all in the same transaction (on
+//!    PostgreSQL in one statement with the change's row write: [`ProjectTransaction::record_with`]),
 //! 4. commit, then publish the events on the bus.
+//!
+//! So on PostgreSQL a typical change holds the project's lock for two round trips after it is
+//! granted (the write, the commit), whatever it reads.
 //!
 //! So a project's `seq` is gapless and in commit order, and an event exists iff its change
 //! committed.
 
+mod lock;
+mod log;
+
+pub use lock::{Locked, Lookup};
+
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction,
-    DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseTransaction, EntityTrait,
+    Statement, TransactionTrait,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -23,13 +32,12 @@ use crate::auth::Principal;
 use crate::auth::policy::{self, ProjectAction};
 use crate::bus::{BusMessage, Event};
 use crate::models::project_members::{self, ProjectRole};
-use crate::models::tasks::TaskStatus;
-use crate::models::{activity_log, events, projects};
-use crate::services::event::{EventData, EventType, ProjectEvent};
+use crate::models::projects;
+use crate::services::event::{EventData, ProjectEvent};
 use crate::services::notifications::{self, NewNotification, NotificationKind};
 use crate::state::Store;
 use flowtrack_core::error::{AppError, AppResult};
-use flowtrack_core::validate::ApiEnum;
+use log::LogRows;
 
 /// What one change writes to the project's log: its event's data and its activity
 /// entry's `details`.
@@ -73,26 +81,36 @@ impl ProjectTransaction {
         project_id: Uuid,
         action: ProjectAction,
     ) -> AppResult<Self> {
+        let (change, _) =
+            Self::begin_with(state, actor, project_id, action, Lookup::default()).await?;
+        Ok(change)
+    }
+
+    /// [`Self::begin`], also reading `lookup` under the lock (in the same round trip on
+    /// PostgreSQL).
+    pub async fn begin_with(
+        state: &Store,
+        actor: &Principal,
+        project_id: Uuid,
+        action: ProjectAction,
+        lookup: Lookup,
+    ) -> AppResult<(Self, Locked)> {
         if !actor.may_see_project(project_id) {
             return Err(AppError::NotFound);
         }
         let txn = state.db.write.begin().await?;
-        let project = projects::Entity::find_by_id(project_id)
-            .lock_exclusive()
-            .one(&txn)
-            .await?
-            .ok_or(AppError::NotFound)?;
-        let member_role = membership(&txn, project_id, actor.id()).await?;
-        let role = policy::effective_role(actor.user.role, member_role);
+        let locked = lock::lock(&txn, project_id, actor.id(), lookup).await?;
+        let role = policy::effective_role(actor.user.role, locked.member_role);
         policy::project_access(role, action).check()?;
-        Ok(Self {
+        let change = Self {
             txn,
-            project,
+            project: locked.project.clone(),
             role,
             actor: actor.clone(),
             now: state.clock.now(),
             published: Vec::new(),
-        })
+        };
+        Ok((change, locked))
     }
 
     /// Starts the change that creates `project` (inserted here, with the creator as owner).
@@ -129,6 +147,24 @@ impl ProjectTransaction {
 
     /// Writes the activity entry and the next event of the project. Returns its seq.
     pub async fn record(&mut self, change: ChangeRecord) -> AppResult<i64> {
+        self.record_after(None, change).await
+    }
+
+    /// Writes the change's own row (`row_write`, a statement built for this backend) and
+    /// records it — on PostgreSQL in one statement, one round trip under the lock.
+    pub async fn record_with(
+        &mut self,
+        row_write: Statement,
+        change: ChangeRecord,
+    ) -> AppResult<i64> {
+        self.record_after(Some(row_write), change).await
+    }
+
+    async fn record_after(
+        &mut self,
+        row_write: Option<Statement>,
+        change: ChangeRecord,
+    ) -> AppResult<i64> {
         let seq = self.project.event_seq + 1;
         self.project.event_seq = seq;
         let project_id = self.project.id;
@@ -158,12 +194,14 @@ impl ProjectTransaction {
             payload: &event.payload,
             at: self.now,
         };
-        match self.txn.get_database_backend() {
-            DbBackend::Postgres => entry.write_in_one_statement(&self.txn).await?,
-            _ => entry.write(&self.txn).await?,
-        }
+        entry.write(&self.txn, row_write).await?;
         self.published.push(BusMessage::Event(event));
         Ok(seq)
+    }
+
+    /// The backend of the change's transaction (to build statements for [`Self::record_with`]).
+    pub fn backend(&self) -> sea_orm::DbBackend {
+        self.txn.get_database_backend()
     }
 
     /// Stores a personal notification for `user_id` (never for the actor's own actions);
@@ -202,95 +240,6 @@ impl ProjectTransaction {
             }
         }
         state.bus.publish_all(self.published);
-        Ok(())
-    }
-}
-
-/// The three rows of one recorded change: its activity entry, the project's new
-/// `event_seq` and its event.
-struct LogRows<'a> {
-    activity_id: Uuid,
-    actor_id: Uuid,
-    project_id: Uuid,
-    task_id: Option<Uuid>,
-    subject_id: Option<Uuid>,
-    kind: EventType,
-    details: String,
-    /// A task's status before and after the change (task created: after only; moved: both),
-    /// so reports read columns instead of the details' JSON.
-    from_status: Option<TaskStatus>,
-    to_status: Option<TaskStatus>,
-    seq: i64,
-    payload: &'a str,
-    at: DateTime<Utc>,
-}
-
-/// PostgreSQL: the three writes as one statement (data-modifying CTEs), so the project's
-/// row lock is held for one round trip less than two (`bench/`: every write of a project
-/// queues on that lock, so its throughput is 1 / the time the lock is held).
-const RECORD_SQL: &str = "WITH activity AS (\
-    INSERT INTO activity_log (id, user_id, project_id, task_id, action, details, created_at, \
-      from_status, to_status) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $10, $11)), \
-  head AS (UPDATE projects SET event_seq = $8 WHERE id = $3) \
-INSERT INTO events (project_id, seq, event_type, actor_id, payload, created_at, subject_id) \
-VALUES ($3, $8, $5, $2, $9, $7, $12)";
-
-impl LogRows<'_> {
-    async fn write_in_one_statement(self, txn: &DatabaseTransaction) -> AppResult<()> {
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            RECORD_SQL,
-            [
-                self.activity_id.into(),
-                self.actor_id.into(),
-                self.project_id.into(),
-                self.task_id.into(),
-                self.kind.as_str().into(),
-                self.details.into(),
-                self.at.into(),
-                self.seq.into(),
-                self.payload.into(),
-                self.from_status.map(|s| s.as_str()).into(),
-                self.to_status.map(|s| s.as_str()).into(),
-                self.subject_id.into(),
-            ],
-        ))
-        .await?;
-        Ok(())
-    }
-
-    /// SQLite (no data-modifying CTEs; statements are in-process calls, not round trips).
-    async fn write(self, txn: &DatabaseTransaction) -> AppResult<()> {
-        activity_log::ActiveModel {
-            id: Set(self.activity_id),
-            user_id: Set(self.actor_id),
-            project_id: Set(self.project_id),
-            task_id: Set(self.task_id),
-            action: Set(self.kind.as_str().to_string()),
-            details: Set(self.details),
-            from_status: Set(self.from_status),
-            to_status: Set(self.to_status),
-            created_at: Set(self.at),
-        }
-        .insert(txn)
-        .await?;
-        projects::Entity::update_many()
-            .col_expr(projects::Column::EventSeq, Expr::value(self.seq))
-            .filter(projects::Column::Id.eq(self.project_id))
-            .exec(txn)
-            .await?;
-        events::ActiveModel {
-            project_id: Set(self.project_id),
-            seq: Set(self.seq),
-            event_type: Set(self.kind.as_str().to_string()),
-            actor_id: Set(self.actor_id),
-            payload: Set(self.payload.to_string()),
-            subject_id: Set(self.subject_id),
-            created_at: Set(self.at),
-        }
-        .insert(txn)
-        .await?;
         Ok(())
     }
 }
