@@ -43,6 +43,13 @@ pub fn init_tracing(format: LogFormat) -> Option<WorkerGuard> {
 
 static METRICS: OnceLock<PrometheusHandle> = OnceLock::new();
 
+/// Fan-out times are tens of milliseconds at 10 000 sockets: finer steps where the budget
+/// (100 ms) is.
+const FANOUT_BUCKETS: [f64; 21] = [
+    0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09, 0.1, 0.12, 0.15,
+    0.2, 0.25, 0.3, 0.4, 0.5, 1.0,
+];
+
 /// The process-wide Prometheus recorder (installed on first use, so several app instances
 /// in one test process share it).
 fn metrics_handle() -> &'static PrometheusHandle {
@@ -55,6 +62,12 @@ fn metrics_handle() -> &'static PrometheusHandle {
                 Matcher::Full("http_request_duration_seconds".into()),
                 &buckets,
             )
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    Matcher::Full(crate::realtime::hub::FANOUT_METRIC.into()),
+                    &FANOUT_BUCKETS,
+                )
+            })
             .map(|b| b.build_recorder())
             .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
         let handle = recorder.handle();

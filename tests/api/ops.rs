@@ -533,3 +533,56 @@ async fn the_database_pool_size_is_a_setting() {
     };
     assert_eq!(size, 3);
 }
+
+/// `flowtrack_ws_fanout_seconds` times each event from the hub taking it to the last local
+/// socket write returning (the server's part of the delivery latency; `bench/` reads it).
+#[tokio::test]
+async fn metrics_time_each_events_fan_out_to_its_sockets() {
+    let app = TestApp::spawn().await;
+    app.get("/metrics").send().await.expect("send");
+    let owner = app.register().await;
+    let project = app.create_project(&owner, "Timed").await;
+    let pid = project["id"].as_str().expect("id");
+    let mut first = app.ws(&owner, "").await;
+    let mut second = app.ws(&owner, "").await;
+    let count = |text: &str| -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix("flowtrack_ws_fanout_seconds_count "))
+            .map_or(0, |n| n.trim().parse().expect("count"))
+    };
+    let before = count(
+        &app.get("/metrics")
+            .send()
+            .await
+            .expect("send")
+            .text()
+            .await
+            .expect("text"),
+    );
+    app.create_task(&owner, pid, json!({"title": "Timed"}))
+        .await;
+    first.events(1).await;
+    second.events(1).await;
+    // Both sockets wrote the frame; the delivery is recorded once, when the last one did.
+    let mut after = before;
+    for _ in 0..50 {
+        let text = app
+            .get("/metrics")
+            .send()
+            .await
+            .expect("send")
+            .text()
+            .await
+            .expect("text");
+        after = count(&text);
+        if after > before {
+            assert!(
+                text.contains("flowtrack_ws_fanout_seconds_bucket{le=\"0.1\"}"),
+                "{text}"
+            );
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(after > before, "no fan-out recorded");
+}

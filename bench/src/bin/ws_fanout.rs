@@ -1,7 +1,9 @@
 //! WebSocket fan-out load tool: opens N idle WebSocket clients against FlowTrack (optionally
 //! spread over two instances), measures the server's extra RSS per connection, then makes M
 //! moves and measures, for every client, the time from sending the move to receiving its
-//! event. Prints one JSON line of results.
+//! event. Prints one JSON line of results, with the server's own part: its fan-out time per
+//! event from `/metrics` (the hub taking the event → the last socket write returning; bucket
+//! upper bounds) and the CPU the servers and this tool used per move (they share the cores).
 //!
 //! ```sh
 //! cargo run --release -p flowtrack-bench --bin ws_fanout -- \
@@ -15,7 +17,9 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use tokio::sync::Notify;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 #[derive(Parser, Debug)]
 struct Args {
@@ -50,6 +54,78 @@ fn rss_kib(pid: u32) -> Option<u64> {
 
 fn total_rss(pids: &[u32]) -> u64 {
     pids.iter().filter_map(|p| rss_kib(*p)).sum()
+}
+
+/// CPU time (user + system) of a process so far, in ms (`self` for this tool).
+fn cpu_ms(pid: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // Fields after the command name (which may hold spaces), from field 3 on.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|i| fields.get(*i)?.parse::<f64>().ok())
+        .sum();
+    // USER_HZ is 100 on Linux.
+    ticks * 10.0
+}
+
+fn total_cpu_ms(pids: &[u32]) -> f64 {
+    pids.iter().map(|p| cpu_ms(&p.to_string())).sum()
+}
+
+/// The server-side fan-out histogram (`flowtrack_ws_fanout_seconds`: from the hub taking an
+/// event to its last local socket write returning) as (upper bound in s, cumulative count).
+async fn fanout_histogram(http: &reqwest::Client, base: &str) -> anyhow::Result<Vec<(f64, f64)>> {
+    let text = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    let mut buckets = Vec::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("flowtrack_ws_fanout_seconds_bucket{le=\"") else {
+            continue;
+        };
+        let Some((le, count)) = rest.split_once("\"} ") else {
+            continue;
+        };
+        let le = if le == "+Inf" {
+            f64::INFINITY
+        } else {
+            le.parse()?
+        };
+        buckets.push((le, count.trim().parse()?));
+    }
+    Ok(buckets)
+}
+
+/// Percentile of the events between two scrapes, as the upper bound of its bucket in ms.
+fn histogram_percentile(before: &[(f64, f64)], after: &[(f64, f64)], p: f64) -> f64 {
+    let counts: Vec<(f64, f64)> = after
+        .iter()
+        .map(|(le, n)| {
+            let earlier = before
+                .iter()
+                .find(|(b, _)| b == le)
+                .map_or(0.0, |(_, c)| *c);
+            (*le, n - earlier)
+        })
+        .collect();
+    let total = counts.last().map_or(0.0, |(_, n)| *n);
+    if total == 0.0 {
+        return f64::NAN;
+    }
+    counts
+        .iter()
+        .find(|(_, n)| *n >= total * p / 100.0)
+        .map_or(f64::NAN, |(le, _)| le * 1000.0)
 }
 
 /// The `"seq":N` of an event message, without parsing the whole JSON (the load tool must
@@ -90,6 +166,37 @@ async fn post(
     Ok(serde_json::from_str(&text)?)
 }
 
+/// What the clients record, shared without a message per delivery: a channel send per
+/// received event (10 000 per move) was the tool's largest cost on the cores it shares with
+/// the server. Each client keeps its own latencies; the main task learns a move is complete
+/// from one counter per move.
+struct Recorder {
+    /// When each move was sent, in ns since `epoch` (0: not yet), indexed by seq.
+    sent_at: Vec<AtomicU64>,
+    /// How many clients received each seq.
+    arrived: Vec<AtomicUsize>,
+    epoch: Instant,
+    clients: usize,
+    /// Woken when the last client receives a move's event.
+    complete: Notify,
+}
+
+impl Recorder {
+    /// A client received `seq` at `at`: its latency in ms, if the seq is one of the moves.
+    fn received(&self, seq: i64, at: Instant) -> Option<f64> {
+        let index = usize::try_from(seq).ok()?;
+        let sent = self.sent_at.get(index)?.load(Ordering::Acquire);
+        if sent == 0 {
+            return None;
+        }
+        let at_ns = at.duration_since(self.epoch).as_nanos() as u64;
+        if self.arrived[index].fetch_add(1, Ordering::AcqRel) + 1 == self.clients {
+            self.complete.notify_one();
+        }
+        Some(at_ns.saturating_sub(sent) as f64 / 1e6)
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -123,8 +230,15 @@ async fn main() -> anyhow::Result<()> {
     let task_id = task["id"].as_str().context("task id")?.to_string();
 
     let rss_before = total_rss(&args.server_pid);
-    // Each client reports (seq, receive instant) for every event.
-    let (tx, mut rx) = mpsc::unbounded_channel::<(i64, Instant)>();
+    // seq: project.created = 1, task.created = 2, then one per move.
+    let recorder = Arc::new(Recorder {
+        sent_at: (0..args.moves + 3).map(|_| AtomicU64::new(0)).collect(),
+        arrived: (0..args.moves + 3).map(|_| AtomicUsize::new(0)).collect(),
+        epoch: Instant::now(),
+        clients: args.clients,
+        complete: Notify::new(),
+    });
+    let mut client_latencies = Vec::with_capacity(args.clients);
     let opened = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = Instant::now();
     let mut pending = futures_util::stream::FuturesUnordered::new();
@@ -138,18 +252,27 @@ async fn main() -> anyhow::Result<()> {
             "{}/ws/notifications/{user_id}?token={token}",
             base.replacen("http", "ws", 1)
         );
-        let tx = tx.clone();
+        let recorder = recorder.clone();
+        let latencies = Arc::new(std::sync::Mutex::new(Vec::<f64>::with_capacity(args.moves)));
+        client_latencies.push(latencies.clone());
         let opened = opened.clone();
         pending.push(async move {
-            let (stream, _) = tokio_tungstenite::connect_async(url).await?;
+            // A small read buffer: tungstenite zeroes the unused part of it before each read,
+            // and at the default 128 KiB that memset was 42 % of this tool's CPU (frames here
+            // are < 1 KiB).
+            let config = WebSocketConfig::default().read_buffer_size(4096);
+            let (stream, _) =
+                tokio_tungstenite::connect_async_with_config(url, Some(config), false).await?;
             opened.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             Ok::<_, anyhow::Error>(tokio::spawn(async move {
                 let (_, mut read) = stream.split();
                 while let Some(Ok(msg)) = read.next().await {
                     if let tokio_tungstenite::tungstenite::Message::Text(text) = msg {
                         let now = Instant::now();
-                        if let Some(seq) = seq_of(text.as_str()) {
-                            let _ = tx.send((seq, now));
+                        if let Some(ms) =
+                            seq_of(text.as_str()).and_then(|seq| recorder.received(seq, now))
+                        {
+                            latencies.lock().expect("latencies").push(ms);
                         }
                     }
                 }
@@ -171,12 +294,22 @@ async fn main() -> anyhow::Result<()> {
     // Moves, one at a time: each move's fan-out to every socket is measured on its own
     // (from sending the move to each socket receiving its event).
     let statuses = ["in_progress", "review", "done", "todo"];
-    let mut latencies: Vec<f64> = Vec::with_capacity(args.moves * args.clients);
+    let bases: Vec<&str> = std::iter::once(args.base.as_str())
+        .chain(args.base2.as_deref())
+        .collect();
+    let mut histograms_before = Vec::new();
+    for base in &bases {
+        histograms_before.push(fanout_histogram(&http, base).await?);
+    }
+    let (server_cpu_before, own_cpu_before) = (total_cpu_ms(&args.server_pid), cpu_ms("self"));
     let mut received = 0usize;
     for m in 0..args.moves {
-        // seq: project.created = 1, task.created = 2, then one per move.
-        let seq = 3 + m as i64;
+        let seq = 3 + m;
         let t0 = Instant::now();
+        recorder.sent_at[seq].store(
+            t0.duration_since(recorder.epoch).as_nanos() as u64,
+            Ordering::Release,
+        );
         let resp = http
             .patch(format!("{}/tasks/{task_id}/move", args.base))
             .bearer_auth(&token)
@@ -187,19 +320,30 @@ async fn main() -> anyhow::Result<()> {
             bail!("move failed: {}", resp.status());
         }
         let deadline = t0 + Duration::from_secs(5);
-        let mut got = 0usize;
-        while got < args.clients {
+        while recorder.arrived[seq].load(Ordering::Acquire) < args.clients {
             let left = deadline.saturating_duration_since(Instant::now());
-            match tokio::time::timeout(left, rx.recv()).await {
-                Ok(Some((s, at))) if s == seq => {
-                    latencies.push((at - t0).as_secs_f64() * 1000.0);
-                    got += 1;
-                }
-                Ok(Some(_)) => {}
-                _ => break,
+            // A short wait as well: the notification may come between the check and here.
+            let wait = left.min(Duration::from_millis(5));
+            if wait.is_zero() {
+                break;
             }
+            let _ = tokio::time::timeout(wait, recorder.complete.notified()).await;
         }
-        received += got;
+        received += recorder.arrived[seq].load(Ordering::Acquire);
+    }
+    let server_cpu = total_cpu_ms(&args.server_pid) - server_cpu_before;
+    let own_cpu = cpu_ms("self") - own_cpu_before;
+    // Per instance: the slowest instance's figure is what the clients see.
+    let mut server_p50 = f64::NAN;
+    let mut server_p99 = f64::NAN;
+    for (base, before) in bases.iter().zip(&histograms_before) {
+        let after = fanout_histogram(&http, base).await?;
+        server_p50 = histogram_percentile(before, &after, 50.0).max(server_p50);
+        server_p99 = histogram_percentile(before, &after, 99.0).max(server_p99);
+    }
+    let mut latencies: Vec<f64> = Vec::with_capacity(args.moves * args.clients);
+    for client in &client_latencies {
+        latencies.extend(client.lock().expect("latencies").iter());
     }
     latencies.sort_by(|a, b| a.total_cmp(b));
     let result = json!({
@@ -216,6 +360,10 @@ async fn main() -> anyhow::Result<()> {
         "latency_ms_p50": percentile(&latencies, 50.0),
         "latency_ms_p99": percentile(&latencies, 99.0),
         "latency_ms_max": latencies.last().copied().unwrap_or(f64::NAN),
+        "server_fanout_ms_p50": server_p50,
+        "server_fanout_ms_p99": server_p99,
+        "server_cpu_ms_per_move": server_cpu / args.moves.max(1) as f64,
+        "client_cpu_ms_per_move": own_cpu / args.moves.max(1) as f64,
     });
     println!("{result}");
     for h in handles {

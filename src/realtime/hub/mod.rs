@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -55,7 +55,34 @@ pub enum Outbound {
 pub struct Delivery {
     pub event: Event,
     pub text: Utf8Bytes,
+    /// When the hub took the event (right after its commit, or its arrival through Redis).
+    pub taken_at: Instant,
 }
+
+impl Delivery {
+    pub fn new(event: Event) -> Self {
+        let text = Utf8Bytes::from(event.payload.to_string());
+        Self {
+            event,
+            text,
+            taken_at: Instant::now(),
+        }
+    }
+}
+
+/// Every socket holds the delivery until its write of the frame returned (or it skipped
+/// it), so the last one dropped marks the end of the event's fan-out: the metric
+/// `flowtrack_ws_fanout_seconds` is the time from the hub taking the event to the last
+/// local socket write returning — the server's part of the delivery latency, apart from the
+/// client's.
+impl Drop for Delivery {
+    fn drop(&mut self) {
+        metrics::histogram!(FANOUT_METRIC).record(self.taken_at.elapsed().as_secs_f64());
+    }
+}
+
+/// See [`Delivery`]'s `Drop`.
+pub const FANOUT_METRIC: &str = "flowtrack_ws_fanout_seconds";
 
 /// The per-socket queue length; past it the socket is closed as too slow.
 pub const SOCKET_QUEUE: usize = 1024;

@@ -235,8 +235,7 @@ impl HubTask {
             .map(|f| f.members.iter().copied().collect())
             .unwrap_or_default();
         let mut delivered = 0u64;
-        let text = Utf8Bytes::from(event.payload.to_string());
-        let delivery = Arc::new(Delivery { event, text });
+        let delivery = Arc::new(Delivery::new(event));
         for user in &members {
             delivered += self.send_user(*user, Outbound::Event(delivery.clone()));
         }

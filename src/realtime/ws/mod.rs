@@ -34,7 +34,7 @@ mod session;
 pub use session::SentRanges;
 use session::Session;
 
-/// Idle sockets get a ping this often.
+/// Idle sockets get a ping this often (the first one 30–60 s after the last message).
 const PING_EVERY: Duration = Duration::from_secs(30);
 /// Close code: the token expired or the user was deactivated.
 pub const CLOSE_AUTH: u16 = 4001;
