@@ -3,9 +3,8 @@
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, Method, header};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::Response;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
@@ -81,14 +80,12 @@ pub fn build(state: AppState) -> Router {
                 .layer(TraceLayer::new_for_http().make_span_with(make_span))
                 .layer(PropagateRequestIdLayer::new(request_id))
                 .layer(cors)
-                .layer(middleware::from_fn(problem_for_framework_errors))
+                .map_response(problem_for_framework_errors)
                 .layer(TimeoutLayer::with_status_code(
                     axum::http::StatusCode::REQUEST_TIMEOUT,
                     REQUEST_TIMEOUT,
                 ))
-                .layer(middleware::from_fn(
-                    crate::http::server::refuse_oversized_body,
-                ))
+                .layer(crate::http::server::RefuseOversizedBodyLayer)
                 .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES)),
         )
 }
@@ -175,9 +172,9 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
 
 /// Error answers made by the framework or a layer rather than a handler (405 with `Allow`,
 /// 413 from the body limit, a failed WebSocket upgrade…) get the problem+json body too,
-/// keeping their headers.
-async fn problem_for_framework_errors(req: Request, next: Next) -> Response {
-    let response = next.run(req).await;
+/// keeping their headers. A plain function (tower's `map_response`): no future of its own
+/// per request.
+fn problem_for_framework_errors(response: Response) -> Response {
     let status = response.status();
     let is_problem = response
         .headers()

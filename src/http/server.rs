@@ -11,7 +11,7 @@
 //!   their whole life). At the limit the loop stops accepting, so new clients wait in the
 //!   kernel's backlog until a connection closes, instead of the server running out of memory
 //!   or file descriptors.
-//! - **Oversized bodies**: [`refuse_oversized_body`] reads a body declared over 1 MiB (up to
+//! - **Oversized bodies**: [`RefuseOversizedBodyLayer`] reads a body declared over 1 MiB (up to
 //!   [`DRAIN_LIMIT`]) before answering 413, so the client gets to see the answer.
 //!
 //! The request timeout (408) is a layer of the router (`app::REQUEST_TIMEOUT`).
@@ -31,9 +31,10 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
+use futures_util::TryFutureExt;
+use futures_util::future::{Either, MapOk};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -63,26 +64,70 @@ pub const DRAIN_LIMIT: u64 = 8 * 1024 * 1024;
 /// answer at once and close the connection with the body half sent, and most clients then
 /// see "connection reset" instead of the 413. Reading is bounded in size here and in time by
 /// the request timeout; bodies without a length are limited while they are read.
-pub async fn refuse_oversized_body(req: Request<Body>, next: Next) -> Response {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    match declared {
-        Some(len) if len > MAX_BODY_BYTES as u64 => {
-            if len <= DRAIN_LIMIT {
-                let mut body = req.into_body().into_data_stream();
-                while let Some(chunk) = body.next().await {
-                    if chunk.is_err() {
-                        break;
-                    }
-                }
-            }
-            ApiError(AppError::PayloadTooLarge).into_response()
-        }
-        _ => next.run(req).await,
+#[derive(Clone, Copy, Default)]
+pub struct RefuseOversizedBodyLayer;
+
+impl<S> tower::Layer<S> for RefuseOversizedBodyLayer {
+    type Service = RefuseOversizedBody<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RefuseOversizedBody { inner }
     }
+}
+
+/// See [`RefuseOversizedBodyLayer`]. A tower service rather than `middleware::from_fn`: every
+/// request passes here and almost none is refused, so the usual path adds no allocation (the
+/// refusal's draining future is boxed).
+#[derive(Clone)]
+pub struct RefuseOversizedBody<S> {
+    inner: S,
+}
+
+type Refusal<E> = futures_util::future::BoxFuture<'static, Result<Response, E>>;
+/// The inner answer as an axum `Response` (a function pointer: a nameable future type).
+type Answer<F, R> = MapOk<F, fn(R) -> Response>;
+
+impl<S> tower::Service<Request<Body>> for RefuseOversizedBody<S>
+where
+    S: tower::Service<Request<Body>>,
+    S::Response: IntoResponse,
+    S::Error: Send + 'static,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Either<Answer<S::Future, S::Response>, Refusal<S::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        match declared {
+            Some(len) if len > MAX_BODY_BYTES as u64 => Either::Right(Box::pin(refuse(req, len))),
+            _ => Either::Left(
+                self.inner
+                    .call(req)
+                    .map_ok(IntoResponse::into_response as fn(S::Response) -> Response),
+            ),
+        }
+    }
+}
+
+async fn refuse<E>(req: Request<Body>, declared: u64) -> Result<Response, E> {
+    if declared <= DRAIN_LIMIT {
+        let mut body = req.into_body().into_data_stream();
+        while let Some(chunk) = body.next().await {
+            if chunk.is_err() {
+                break;
+            }
+        }
+    }
+    Ok(ApiError(AppError::PayloadTooLarge).into_response())
 }
 
 /// Pending connections the kernel may queue before we accept them (capped by
