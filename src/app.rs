@@ -57,8 +57,7 @@ pub fn build(state: AppState) -> Router {
     let (api_routes, openapi) = api();
     let request_id = HeaderName::from_static(REQUEST_ID);
     let cors = cors_layer(&state.config.cors_origins);
-    let access_log =
-        middleware::from_fn_with_state(state.clone(), crate::http::access::client_and_access_log);
+    let access_log = crate::http::access::AccessLogLayer::new(state.clone());
     // The web app: outside the OpenAPI document, metered under its own few route templates
     // (`/app/{*path}`…), so visited URLs never become metric labels or pose as API routes.
     let webapp =
