@@ -80,6 +80,11 @@ pub fn build(state: AppState) -> Router {
                 .layer(TraceLayer::new_for_http().make_span_with(make_span))
                 .layer(PropagateRequestIdLayer::new(request_id))
                 .layer(cors)
+                // `Accept-Encoding` read once (`http::encoding`, as the board reads it), then
+                // answers of 1 KiB or more compressed: lists and reports. The board, the web
+                // app's files, 304s, `/metrics` and the WebSocket upgrade pass untouched.
+                .map_request(crate::http::compression::negotiate)
+                .layer(crate::http::compression::layer())
                 .layer(middleware::from_fn(problem_for_framework_errors))
                 .layer(TimeoutLayer::with_status_code(
                     axum::http::StatusCode::REQUEST_TIMEOUT,

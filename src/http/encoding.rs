@@ -1,6 +1,7 @@
 //! Content codings (RFC 9110 12.5.3): which of the server's codings a request's
 //! `Accept-Encoding` accepts and prefers, and the compressor of the board's cached copies.
-//! The board (`routes::projects::board`) and the web app's files decide with [`Accepted`].
+//! The board (`routes::projects::board`) and the response compression of everything else
+//! (`http::compression`) both decide with [`Accepted`], so they never disagree.
 
 use std::io::Write;
 

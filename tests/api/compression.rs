@@ -1,10 +1,13 @@
 //! Compressed answers: the board's cached br and gzip copies (an `ETag` per encoding,
-//! `Vary`, `If-None-Match` across them).
+//! `Vary`, `If-None-Match` across them), and the compression of other large answers, which
+//! leaves the board, tagged answers, `/metrics` and the WebSocket upgrade alone.
 
 use std::io::Read;
 
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, ETAG, HeaderMap, IF_NONE_MATCH, VARY};
+use reqwest::header::{
+    ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, ETAG, HeaderMap, IF_NONE_MATCH, VARY,
+};
 use serde_json::{Value, json};
 
 use crate::helpers::*;
@@ -234,4 +237,110 @@ async fn any_current_tag_of_the_board_answers_304_until_it_changes() {
         assert_eq!(board["columns"][3]["tasks"][0]["id"], tasks[0]["id"]);
         assert!(board["seq"].as_i64() > plain.json()["seq"].as_i64());
     }
+}
+
+#[tokio::test]
+async fn large_answers_are_compressed_when_asked_and_plain_when_not() {
+    let app = TestApp::spawn().await;
+    let owner = app.register().await;
+    let (pid, tasks) = project_with_tasks(&app, &owner, 8).await;
+    let path = format!("/tasks?project_id={pid}&limit=200");
+
+    let plain = get_as(&app, &owner, &path, &[]).await;
+    assert_eq!(plain.status, StatusCode::OK);
+    assert_eq!(plain.encoding(), "");
+    assert!(plain.raw.len() > 1024, "list of {} bytes", plain.raw.len());
+    let list = plain.json();
+    assert_eq!(list["items"].as_array().expect("items").len(), tasks.len());
+
+    for (accept, expected) in [
+        ("gzip", "gzip"),
+        ("br", "br"),
+        ("gzip, deflate, br", "br"),
+        ("br;q=0.1, gzip", "gzip"),
+        ("gzip;q=0, br;q=0", ""),
+        ("identity", ""),
+        // Refusing every coding, identity included: identity all the same, never 406.
+        ("identity;q=0", ""),
+        ("*;q=0", ""),
+    ] {
+        let answer = get_as(&app, &owner, &path, &[("accept-encoding", accept)]).await;
+        assert_eq!(answer.status, StatusCode::OK, "{accept}");
+        assert_eq!(answer.encoding(), expected, "{accept}");
+        assert_eq!(answer.json(), list, "{accept}");
+        if !expected.is_empty() {
+            assert!(answer.varies_by_encoding(), "{accept}");
+            assert!(answer.raw.len() < plain.raw.len(), "{accept}");
+        }
+    }
+
+    let document = get_as(
+        &app,
+        &owner,
+        "/openapi.json",
+        &[("accept-encoding", "gzip")],
+    )
+    .await;
+    assert_eq!(document.status, StatusCode::OK);
+    assert_eq!(document.encoding(), "gzip");
+    assert!(document.json()["paths"].is_object());
+
+    // Under 1 KiB: as it is.
+    let me = get_as(&app, &owner, "/users/me", &[("accept-encoding", "gzip")]).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert_eq!(me.encoding(), "");
+    // A task carries its version as its ETag (what If-Match compares): never recompressed
+    // under the same tag, however large.
+    let long = app
+        .create_task(
+            &owner,
+            &pid,
+            json!({"title": "Long", "description": "x".repeat(4000)}),
+        )
+        .await;
+    let task = get_as(
+        &app,
+        &owner,
+        &format!("/tasks/{}", id_of(&long)),
+        &[("accept-encoding", "gzip, br")],
+    )
+    .await;
+    assert_eq!(task.status, StatusCode::OK);
+    assert_eq!(task.encoding(), "");
+    assert_eq!(task.etag(), "\"1\"");
+    assert!(task.raw.len() > 4000);
+}
+
+#[tokio::test]
+async fn metrics_and_the_websocket_upgrade_are_never_compressed() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let app = TestApp::spawn().await;
+    let owner = app.register().await;
+    let pid = project_id(&app, &owner, "Live").await;
+
+    // Enough requests for a large metrics text.
+    for _ in 0..3 {
+        get_as(&app, &owner, "/users/me", &[]).await;
+    }
+    let metrics = get_as(&app, &owner, "/metrics", &[("accept-encoding", "gzip, br")]).await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    assert!(
+        metrics.raw.len() > 1024,
+        "metrics of {} bytes",
+        metrics.raw.len()
+    );
+    assert_eq!(metrics.encoding(), "");
+    assert!(std::str::from_utf8(&metrics.raw).is_ok_and(|text| text.contains("# TYPE")));
+
+    let url = app.ws_url(owner.id, &format!("?token={}", owner.access));
+    let mut request = url.into_client_request().expect("request");
+    request
+        .headers_mut()
+        .insert(ACCEPT_ENCODING, "gzip, br".parse().expect("value"));
+    let mut socket = ws_connect(request).await.expect("upgrade");
+    app.create_task(&owner, &pid, json!({"title": "Live"}))
+        .await;
+    let events = socket.events(1).await;
+    assert_eq!(events[0]["type"], "task.created");
 }
