@@ -56,8 +56,7 @@ pub fn build(state: AppState) -> Router {
     let (api_routes, openapi) = api();
     let request_id = HeaderName::from_static(REQUEST_ID);
     let cors = cors_layer(&state.config.cors_origins);
-    let access_log =
-        middleware::from_fn_with_state(state.clone(), crate::http::access::client_and_access_log);
+    let access_log = crate::http::access::AccessLogLayer::new(state.clone());
     // The web app: outside the OpenAPI document, metered under its own few route templates
     // (`/app/{*path}`…), so visited URLs never become metric labels or pose as API routes.
     let webapp =
@@ -80,6 +79,11 @@ pub fn build(state: AppState) -> Router {
                 .layer(TraceLayer::new_for_http().make_span_with(make_span))
                 .layer(PropagateRequestIdLayer::new(request_id))
                 .layer(cors)
+                // `Accept-Encoding` read once (`http::encoding`, as the board reads it), then
+                // answers of 1 KiB or more compressed: lists and reports. The board, the web
+                // app's files, 304s, `/metrics` and the WebSocket upgrade pass untouched.
+                .map_request(crate::http::compression::negotiate)
+                .layer(crate::http::compression::layer())
                 .map_response(problem_for_framework_errors)
                 .layer(TimeoutLayer::with_status_code(
                     axum::http::StatusCode::REQUEST_TIMEOUT,

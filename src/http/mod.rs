@@ -1,11 +1,13 @@
 //! HTTP plumbing shared by the handlers: request bodies (declared once with
 //! `request_body!`/`patch_body!`, read by the field rules of `fields`) and query strings
 //! (declared once with `query_params!`), path segments, errors as problem+json, the server
-//! loop and request telemetry.
+//! loop and request telemetry; content codings and response compression.
 
 pub mod access;
 pub mod body;
+pub mod compression;
 pub mod conditional;
+pub mod encoding;
 pub mod fields;
 pub mod input;
 pub mod path;

@@ -24,6 +24,7 @@ use include_dir::{Dir, File, include_dir};
 use sha2::{Digest, Sha256};
 
 use crate::http::conditional::if_none_match;
+use crate::http::encoding::{Accepted, Coding};
 use crate::http::problem::ApiResult;
 use flowtrack_core::error::AppError;
 
@@ -158,22 +159,9 @@ fn etag_of(file: &'static File<'static>) -> HeaderValue {
         .unwrap_or_else(|| HeaderValue::from_static("\"0\""))
 }
 
-/// `Accept-Encoding` lists `gzip` (or `*`) with a non-zero quality.
+/// `Accept-Encoding` accepts `gzip` (by name or `*`, with a non-zero quality).
 fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::ACCEPT_ENCODING)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|item| {
-            let mut parts = item.split(';');
-            let coding = parts.next().unwrap_or("").trim();
-            let quality = parts
-                .filter_map(|p| p.trim().strip_prefix("q="))
-                .find_map(|q| q.trim().parse::<f32>().ok())
-                .unwrap_or(1.0);
-            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && quality > 0.0
-        })
+    Accepted::of(headers).accepts(Coding::Gzip)
 }
 
 fn content_type(path: &str) -> &'static str {

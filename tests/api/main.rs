@@ -10,6 +10,7 @@ mod backup;
 mod board;
 mod cli;
 mod comments_activity;
+mod compression;
 mod contract;
 mod docs;
 mod events;

@@ -16,6 +16,10 @@ use uuid::Uuid;
 
 use crate::models::{api_tokens, users};
 
+mod board;
+
+pub use board::CachedBoard;
+
 #[derive(Clone)]
 pub struct UserCache {
     users: moka::sync::Cache<Uuid, Arc<users::Model>>,
@@ -112,7 +116,7 @@ pub struct ReportCache {
     /// a newer board replaces the older one, which could never be read again (keys carrying
     /// the seq would pile up superseded boards by the hundreds per minute on a busy project,
     /// in process memory and in Redis alike).
-    boards: Cache<Uuid, (i64, Arc<str>)>,
+    boards: Cache<Uuid, Arc<CachedBoard>>,
     redis: Option<(ConnectionManager, String)>,
 }
 
@@ -133,47 +137,12 @@ impl ReportCache {
                 .time_to_idle(REPORT_TTL)
                 .build(),
             boards: Cache::builder()
-                .weigher(|_: &Uuid, (_, v): &(i64, Arc<str>)| {
-                    u32::try_from(v.len() + 32).unwrap_or(u32::MAX)
-                })
+                .weigher(|_: &Uuid, board: &Arc<CachedBoard>| board.weight())
                 .max_capacity(BOARD_CACHE_BYTES)
                 .time_to_idle(REPORT_TTL)
                 .build(),
             redis,
         }
-    }
-
-    /// The cached board of `project` as of `seq`, if that is the one cached.
-    pub async fn board(&self, project: Uuid, seq: i64) -> Option<Arc<str>> {
-        if let Some((cached, text)) = self.boards.get(&project).await
-            && cached == seq
-        {
-            return Some(text);
-        }
-        let found = self.shared_get(&format!("board:{project}")).await?;
-        // Stored as "<seq>\n<board JSON>".
-        let (cached, text) = found.split_once('\n')?;
-        if cached.parse::<i64>().ok()? != seq {
-            return None;
-        }
-        let text: Arc<str> = Arc::from(text);
-        self.boards.insert(project, (seq, text.clone())).await;
-        Some(text)
-    }
-
-    /// Caches the board of `project` read at `seq`, replacing an older one (never a newer).
-    pub async fn put_board(&self, project: Uuid, seq: i64, text: Arc<str>) {
-        if self
-            .boards
-            .get(&project)
-            .await
-            .is_some_and(|(cached, _)| cached >= seq)
-        {
-            return;
-        }
-        self.shared_set(&format!("board:{project}"), &format!("{seq}\n{text}"))
-            .await;
-        self.boards.insert(project, (seq, text)).await;
     }
 
     pub async fn get(&self, key: &str) -> Option<Arc<str>> {

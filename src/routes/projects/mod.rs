@@ -1,10 +1,11 @@
 //! `/projects/*`: projects, their progress, board and activity; the members are in
 //! [`members`].
 
+mod board;
 mod members;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use chrono::NaiveDate;
 use utoipa::ToSchema;
@@ -12,20 +13,19 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::auth::AuthUser;
 use crate::http::body::{patch_body, request_body};
-use crate::http::conditional::if_none_match;
 use crate::http::fields::{Description, Name};
 use crate::http::input::{Json, Patch};
 use crate::http::problem::{ApiResult, Problem};
 use crate::http::query::{self, Cursor, Limit, Params, query_params};
 use crate::routes::{PageParams, PathId, schema};
 use crate::state::AppState;
-use flowtrack_core::error::{AppError, FieldError};
+use flowtrack_core::error::FieldError;
 use flowtrack_core::pagination::Page;
 use flowtrack_core::validate;
 use flowtrack_store::models::projects::ProjectStatus;
 use flowtrack_store::services::activity::{self, ActivityLog};
 use flowtrack_store::services::projects::{
-    self as service, Board, NewProject, Project, ProjectChanges, ProjectFilter, ProjectProgress,
+    self as service, NewProject, Project, ProjectChanges, ProjectFilter, ProjectProgress,
 };
 
 pub use members::{AddMemberRequest, UpdateMemberRequest};
@@ -35,7 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_projects, create_project))
         .routes(routes!(get_project, update_project, delete_project))
         .routes(routes!(get_progress))
-        .routes(routes!(get_board))
+        .routes(routes!(board::get_board))
         .routes(routes!(members::list_members, members::add_member))
         .routes(routes!(members::update_member, members::remove_member))
         .routes(routes!(project_activity))
@@ -259,62 +259,6 @@ async fn get_progress(
     PathId(id): PathId,
 ) -> ApiResult<axum::Json<ProjectProgress>> {
     Ok(axum::Json(service::progress(&state, &me, id).await?))
-}
-
-/// The kanban board: four columns in order, tasks in board order, and the event `seq` of
-/// the same snapshot.
-///
-/// The answer carries an `ETag` that changes with the project's event seq: send it back in
-/// `If-None-Match` to get 304 (no body) while the board is unchanged.
-#[utoipa::path(
-    get, path = "/projects/{id}/board", tag = "projects",
-    security(("bearer" = []), ("oauth2" = [])),
-    params(
-        ("id" = Uuid, Path, description = "Project id"),
-        ("If-None-Match" = Option<String>, Header, description = "The `ETag` of a board you hold: 304 while it is current"),
-    ),
-    responses(
-        (status = 200, body = Board, headers(("ETag" = String, description = "Changes with the board"))),
-        (status = 304, description = "The board named in `If-None-Match` is current", headers(("ETag" = String))),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-    )
-)]
-async fn get_board(
-    State(state): State<AppState>,
-    AuthUser(me): AuthUser,
-    PathId(id): PathId,
-    headers: HeaderMap,
-) -> ApiResult<axum::response::Response> {
-    let (seq, body) = service::board_json(&state, &me, id).await?;
-    // The seq names the board's content; the version, its JSON shape.
-    let etag = HeaderValue::from_str(&format!("\"{seq}-{}\"", env!("CARGO_PKG_VERSION")))
-        .map_err(|e| AppError::internal(format!("board ETag: {e}")))?;
-    if if_none_match(&headers, &etag) {
-        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
-    }
-    // The cached text itself goes out (no copy per request).
-    let bytes = axum::body::Bytes::from_owner(SharedText(body));
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            ),
-            (header::ETAG, etag),
-        ],
-        bytes,
-    )
-        .into_response())
-}
-
-/// A cached JSON text as a response body's bytes.
-struct SharedText(std::sync::Arc<str>);
-
-impl AsRef<[u8]> for SharedText {
-    fn as_ref(&self) -> &[u8] {
-        self.0.as_bytes()
-    }
 }
 
 /// The project's activity, newest first (members).

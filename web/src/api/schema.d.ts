@@ -268,7 +268,9 @@ export interface paths {
          * The kanban board: four columns in order, tasks in board order, and the event `seq` of
          *     the same snapshot.
          * @description The answer carries an `ETag` that changes with the project's event seq: send it back in
-         *     `If-None-Match` to get 304 (no body) while the board is unchanged.
+         *     `If-None-Match` to get 304 (no body) while the board is unchanged. With
+         *     `Accept-Encoding` accepting `br` or `gzip`, the board comes compressed (`Content-Encoding`),
+         *     with an `ETag` of its own per encoding; any of the board's current tags gets the 304.
          */
         get: operations["get_board"];
         put?: never;
@@ -3234,8 +3236,12 @@ export interface operations {
         responses: {
             200: {
                 headers: {
-                    /** @description Changes with the board */
+                    /** @description `br` or `gzip` when `Accept-Encoding` accepts one (br preferred at equal q); absent: plain JSON */
+                    "Content-Encoding"?: string;
+                    /** @description Changes with the board; differs per encoding */
                     ETag?: string;
+                    /** @description `accept-encoding` */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3245,7 +3251,10 @@ export interface operations {
             /** @description The board named in `If-None-Match` is current */
             304: {
                 headers: {
+                    /** @description The tag of `If-None-Match` that names the current board */
                     ETag?: string;
+                    /** @description `accept-encoding` */
+                    Vary?: string;
                     [name: string]: unknown;
                 };
                 content?: never;

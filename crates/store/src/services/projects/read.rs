@@ -1,5 +1,7 @@
 //! Project lists, one project, progress and the board.
 
+use std::sync::Arc;
+
 use chrono::NaiveDate;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
@@ -11,6 +13,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::Principal;
+use crate::cache::CachedBoard;
 use crate::models::projects::{self, ProjectStatus};
 use crate::models::tasks::{self, TaskStatus};
 use crate::services::tasks::Task;
@@ -138,27 +141,25 @@ pub struct Board {
     pub columns: Vec<Column>,
 }
 
-/// The board as JSON text and the event seq it is at, cached with the project's
+/// The board as JSON text at the event seq it was read at, cached with the project's
 /// `event_seq`: a cached board is used only while the project is still at that seq, so it
-/// is never stale (and only the latest board of each project is kept).
+/// is never stale (and only the latest board of each project is kept). The entry also
+/// keeps the board's compressed forms once the HTTP layer has made them.
 pub async fn board_json(
     state: &Store,
     principal: &Principal,
     id: Uuid,
-) -> AppResult<(i64, std::sync::Arc<str>)> {
+) -> AppResult<Arc<CachedBoard>> {
     let (project, _) = visible(state, principal, id).await?;
     if let Some(hit) = state.report_cache.board(id, project.event_seq).await {
-        return Ok((project.event_seq, hit));
+        return Ok(hit);
     }
     let board = snapshot_board(state, id).await?;
-    let text: std::sync::Arc<str> = serde_json::to_string(&board)
+    let text: Arc<str> = serde_json::to_string(&board)
         .map_err(|e| AppError::internal(format!("serializing a board: {e}")))?
         .into();
-    state
-        .report_cache
-        .put_board(id, board.seq, text.clone())
-        .await;
-    Ok((board.seq, text))
+    let fresh = Arc::new(CachedBoard::new(board.seq, text));
+    Ok(state.report_cache.put_board(id, fresh).await)
 }
 
 async fn snapshot_board(state: &Store, id: Uuid) -> AppResult<Board> {
