@@ -4,7 +4,6 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderName, HeaderValue, Method, header};
-use axum::middleware;
 use axum::response::Response;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
@@ -59,10 +58,9 @@ pub fn build(state: AppState) -> Router {
     let access_log = crate::http::access::AccessLogLayer::new(state.clone());
     // The web app: outside the OpenAPI document, metered under its own few route templates
     // (`/app/{*path}`…), so visited URLs never become metric labels or pose as API routes.
-    let webapp =
-        routes::webapp::router().route_layer(middleware::from_fn(telemetry::track_metrics));
+    let webapp = routes::webapp::router().route_layer(telemetry::TrackMetricsLayer);
     api_routes
-        .route_layer(middleware::from_fn(telemetry::track_metrics))
+        .route_layer(telemetry::TrackMetricsLayer)
         .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .merge(webapp)
         .fallback(|| async { ApiError(AppError::NotFound) })

@@ -153,7 +153,7 @@ struct Line {
 
 impl Line {
     fn write<B>(self, response: &Response<B>) {
-        // The metrics layer (`telemetry::track_metrics`) leaves the matched route's template
+        // The metrics layer (`telemetry::TrackMetricsLayer`) leaves the matched route's template
         // on the response; none: no route matched.
         let route = response
             .extensions()

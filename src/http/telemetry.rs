@@ -2,14 +2,17 @@
 //! (Prometheus text at `/metrics`).
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{OnceLock, RwLock};
+use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::Method;
-use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use pin_project_lite::pin_project;
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
 
@@ -87,24 +90,85 @@ pub fn render_metrics() -> String {
     metrics_handle().render()
 }
 
-/// Counts requests by method, route template and status, and records their latency.
-pub async fn track_metrics(req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = req.method().clone();
-    let route = req.extensions().get::<MatchedPath>().cloned();
-    let mut response = next.run(req).await;
-    let (requests, duration) = route_metrics(
-        route.as_ref().map_or("unmatched", MatchedPath::as_str),
-        &method,
-        response.status().as_u16(),
-    );
-    requests.increment(1);
-    duration.record(started.elapsed().as_secs_f64());
-    // For the access log (`http::access`), which runs outside the router.
-    if let Some(route) = route {
-        response.extensions_mut().insert(route);
+/// Counts and times each request under its route template (a route layer: the template is
+/// known). A tower layer rather than `middleware::from_fn`, which boxes a future and clones
+/// the route per request, on every request.
+#[derive(Clone, Copy, Default)]
+pub struct TrackMetricsLayer;
+
+impl<S> tower::Layer<S> for TrackMetricsLayer {
+    type Service = TrackMetrics<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        TrackMetrics { inner }
     }
-    response
+}
+
+#[derive(Clone)]
+pub struct TrackMetrics<S> {
+    inner: S,
+}
+
+impl<S, B> tower::Service<Request> for TrackMetrics<S>
+where
+    S: tower::Service<Request, Response = Response<B>>,
+{
+    type Response = Response<B>;
+    type Error = S::Error;
+    type Future = TrackMetricsFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let started = Instant::now();
+        let method = req.method().clone();
+        let route = req.extensions().get::<MatchedPath>().cloned();
+        TrackMetricsFuture {
+            inner: self.inner.call(req),
+            started,
+            method,
+            route,
+        }
+    }
+}
+
+pin_project! {
+    /// The route's future, then the request's counter and duration.
+    pub struct TrackMetricsFuture<F> {
+        #[pin]
+        inner: F,
+        started: Instant,
+        method: Method,
+        route: Option<MatchedPath>,
+    }
+}
+
+impl<F, B, E> Future for TrackMetricsFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut result = ready!(this.inner.poll(cx));
+        if let Ok(response) = &mut result {
+            let (requests, duration) = route_metrics(
+                this.route.as_ref().map_or("unmatched", MatchedPath::as_str),
+                this.method,
+                response.status().as_u16(),
+            );
+            requests.increment(1);
+            duration.record(this.started.elapsed().as_secs_f64());
+            // For the access log (`http::access`), which runs outside the router.
+            if let Some(route) = this.route.take() {
+                response.extensions_mut().insert(route);
+            }
+        }
+        Poll::Ready(result)
+    }
 }
 
 /// The counter and histogram of one (method, route, status).
