@@ -3,17 +3,13 @@
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::http::{HeaderValue, Method, header};
 use axum::response::Response;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
@@ -24,8 +20,6 @@ use crate::http::telemetry;
 use crate::routes;
 use crate::state::AppState;
 use flowtrack_core::error::AppError;
-
-const REQUEST_ID: &str = "x-request-id";
 
 /// The longest a request may take, body upload included (then 408 `request_timeout`).
 /// A WebSocket is not bound by it: its upgrade answers at once.
@@ -53,7 +47,6 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
 
 pub fn build(state: AppState) -> Router {
     let (api_routes, openapi) = api();
-    let request_id = HeaderName::from_static(REQUEST_ID);
     let cors = cors_layer(&state.config.cors_origins);
     let access_log = crate::http::access::AccessLogLayer::new(state.clone());
     // The web app: outside the OpenAPI document, metered under its own few route templates
@@ -67,15 +60,8 @@ pub fn build(state: AppState) -> Router {
         .with_state(state)
         .layer(
             ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(
-                    request_id.clone(),
-                    SequentialRequestIds::new(),
-                ))
-                // Outside the request's span: the access line carries its own fields, and
-                // formatting the span's again on every line would cost requests time.
+                // Request id, span, client address, access log (`http::access`).
                 .layer(access_log)
-                .layer(TraceLayer::new_for_http().make_span_with(make_span))
-                .layer(PropagateRequestIdLayer::new(request_id))
                 .layer(cors)
                 // `Accept-Encoding` read once (`http::encoding`, as the board reads it), then
                 // answers of 1 KiB or more compressed: lists and reports. The board, the web
@@ -90,49 +76,6 @@ pub fn build(state: AppState) -> Router {
                 .layer(crate::http::server::RefuseOversizedBodyLayer)
                 .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES)),
         )
-}
-
-/// Request ids in UUID form, unique per process: a random 64-bit prefix and a counter
-/// (a random v4 UUID per request costs a system call on the hot path).
-#[derive(Clone)]
-struct SequentialRequestIds {
-    prefix: u64,
-    next: std::sync::Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl SequentialRequestIds {
-    fn new() -> Self {
-        Self {
-            prefix: uuid::Uuid::new_v4().as_u64_pair().0,
-            next: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(1)),
-        }
-    }
-}
-
-impl MakeRequestId for SequentialRequestIds {
-    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
-        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let id = uuid::Uuid::from_u64_pair(self.prefix, n);
-        HeaderValue::from_str(&id.to_string())
-            .ok()
-            .map(RequestId::new)
-    }
-}
-
-/// The span of one request: method, path (never the query string, which may carry a
-/// WebSocket token) and request id, so every log line of the request carries them.
-fn make_span(req: &axum::http::Request<axum::body::Body>) -> tracing::Span {
-    let request_id = req
-        .headers()
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    tracing::info_span!(
-        "request",
-        method = %req.method(),
-        path = %req.uri().path(),
-        request_id = %request_id,
-    )
 }
 
 fn cors_layer(origins: &[String]) -> CorsLayer {
@@ -161,11 +104,11 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
             header::IF_MATCH,
-            HeaderName::from_static(REQUEST_ID),
+            crate::http::access::REQUEST_ID,
         ])
         .expose_headers([
             header::ETAG,
-            HeaderName::from_static(REQUEST_ID),
+            crate::http::access::REQUEST_ID,
             header::RETRY_AFTER,
             header::LOCATION,
         ])

@@ -1,6 +1,16 @@
-//! Who a request comes from, and the access log. The outermost layer after the request id
-//! (outside the request's span: the line carries its own fields) works out the client's
-//! address (the peer, or — behind a trusted reverse proxy — from `X-Forwarded-For`:
+//! The context of every request, in one layer at the top of the stack (`app::build`):
+//!
+//! - its **request id**: the client's `X-Request-Id` if it sent one, else a new one
+//!   ([`SequentialRequestIds`]), and the same header on the answer;
+//! - its **span** (method, path — never the query string, which may carry a WebSocket token —
+//!   and request id), so every log line of the request carries them;
+//! - **who it comes from** and the **access log**.
+//!
+//! One layer rather than tower-http's `SetRequestId`, `Trace` and `PropagateRequestId` plus
+//! ours: each layer wraps the request's future and moves the response once more, on every
+//! request (a cached read is a few microseconds of work; the layers were a visible part).
+//!
+//! The client's address (the peer, or — behind a trusted reverse proxy — from `X-Forwarded-For`:
 //! `flowtrack_core::client_addr`) for the rate limits, and logs one `info` line per request
 //! when it is answered: method, route template (never the path or the query string, which
 //! may carry a WebSocket token), status, latency, request id and client. The lines have the
@@ -19,13 +29,49 @@ use std::time::Instant;
 
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, Method, Request, Response};
+use axum::http::{HeaderName, HeaderValue, Method, Request, Response};
 use pin_project_lite::pin_project;
 use tower::{Layer, Service};
+use tracing::Instrument;
+use tracing::instrument::Instrumented;
 
 use crate::state::AppState;
 
 const FORWARDED_FOR: &str = "x-forwarded-for";
+/// The request id's header, on requests and answers.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Request ids in UUID form, unique per process: a random 64-bit prefix and a counter
+/// (a random v4 UUID per request costs a system call on the hot path).
+#[derive(Clone)]
+pub struct SequentialRequestIds {
+    prefix: u64,
+    next: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl SequentialRequestIds {
+    pub fn new() -> Self {
+        Self {
+            prefix: uuid::Uuid::new_v4().as_u64_pair().0,
+            next: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(1)),
+        }
+    }
+
+    fn next(&self) -> HeaderValue {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = uuid::Uuid::from_u64_pair(self.prefix, n);
+        let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let text = id.hyphenated().encode_lower(&mut text);
+        // Hyphenated hex is always a valid header value.
+        HeaderValue::from_str(text).unwrap_or(HeaderValue::from_static(""))
+    }
+}
+
+impl Default for SequentialRequestIds {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 /// The client's address, as the rate limits and the access log see it.
 #[derive(Debug, Clone, Copy)]
@@ -47,15 +93,19 @@ fn peer(info: Option<&ConnectInfo<SocketAddr>>) -> IpAddr {
     info.map_or(IpAddr::from([0, 0, 0, 0]), |ConnectInfo(addr)| addr.ip())
 }
 
-/// The layer of [`AccessLog`]: the outermost inside the request id (`app::build`).
+/// The layer of [`AccessLog`]: the outermost (`app::build`).
 #[derive(Clone)]
 pub struct AccessLogLayer {
     state: AppState,
+    ids: SequentialRequestIds,
 }
 
 impl AccessLogLayer {
     pub fn new(state: AppState) -> Self {
-        Self { state }
+        Self {
+            state,
+            ids: SequentialRequestIds::new(),
+        }
     }
 }
 
@@ -66,16 +116,18 @@ impl<S> Layer<S> for AccessLogLayer {
         AccessLog {
             inner,
             state: self.state.clone(),
+            ids: self.ids.clone(),
         }
     }
 }
 
-/// Sets [`ClientIp`] and logs the request once answered.
+/// Gives the request its id, span and [`ClientIp`]; puts the id on the answer and logs it.
 #[derive(Clone)]
 pub struct AccessLog<S> {
     inner: S,
     /// For the trusted proxies of the configuration.
     state: AppState,
+    ids: SequentialRequestIds,
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for AccessLog<S>
@@ -91,6 +143,20 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let request_id = match req.headers().get(REQUEST_ID) {
+            Some(id) => id.clone(),
+            None => {
+                let id = self.ids.next();
+                req.headers_mut().insert(REQUEST_ID, id.clone());
+                id
+            }
+        };
+        let span = tracing::info_span!(
+            "request",
+            method = %req.method(),
+            path = %req.uri().path(),
+            request_id = request_id.to_str().unwrap_or(""),
+        );
         let peer = peer(req.extensions().get());
         let forwarded = req
             .headers()
@@ -101,28 +167,28 @@ where
         req.extensions_mut().insert(ClientIp(client));
         // The access log's own work only when it is on (it is not at RUST_LOG=warn).
         let line =
-            tracing::enabled!(target: "flowtrack::access", tracing::Level::INFO).then(|| {
-                Line {
-                    started: Instant::now(),
-                    method: req.method().clone(),
-                    // A clone of the header's shared bytes, not a copy of the text.
-                    request_id: req.headers().get("x-request-id").cloned(),
-                    client,
-                }
+            tracing::enabled!(target: "flowtrack::access", tracing::Level::INFO).then(|| Line {
+                started: Instant::now(),
+                method: req.method().clone(),
+                client,
             });
         AccessLogFuture {
-            inner: self.inner.call(req),
+            inner: self.inner.call(req).instrument(span),
             line,
+            request_id: Some(request_id),
         }
     }
 }
 
 pin_project! {
-    /// The inner service's future, then the access line.
+    /// The inner service's future in the request's span, then the id on the answer and the
+    /// access line.
     pub struct AccessLogFuture<F> {
         #[pin]
-        inner: F,
+        inner: Instrumented<F>,
         line: Option<Line>,
+        // A clone of the header's shared bytes, not a copy of the text.
+        request_id: Option<HeaderValue>,
     }
 }
 
@@ -134,10 +200,28 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let result = ready!(this.inner.poll(cx));
+        let mut result = ready!(this.inner.poll(cx));
         // The router's error type is `Infallible`: every request ends with a response.
-        if let (Some(line), Ok(response)) = (this.line.take(), &result) {
-            line.write(response);
+        if let Ok(response) = &mut result {
+            let request_id = this.request_id.take();
+            if response.status().is_server_error() {
+                // Handlers log their internal errors with the cause; this line also covers
+                // a 5xx made by a layer (as tower-http's trace layer did).
+                tracing::error!(
+                    status = response.status().as_u16(),
+                    request_id = request_id
+                        .as_ref()
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or(""),
+                    "request failed"
+                );
+            }
+            if let Some(line) = this.line.take() {
+                line.write(response, request_id.as_ref());
+            }
+            if let Some(id) = request_id {
+                response.headers_mut().entry(REQUEST_ID).or_insert(id);
+            }
         }
         Poll::Ready(result)
     }
@@ -147,23 +231,18 @@ where
 struct Line {
     started: Instant,
     method: Method,
-    request_id: Option<HeaderValue>,
     client: IpAddr,
 }
 
 impl Line {
-    fn write<B>(self, response: &Response<B>) {
+    fn write<B>(self, response: &Response<B>, request_id: Option<&HeaderValue>) {
         // The metrics layer (`telemetry::TrackMetricsLayer`) leaves the matched route's template
         // on the response; none: no route matched.
         let route = response
             .extensions()
             .get::<MatchedPath>()
             .map_or("unmatched", MatchedPath::as_str);
-        let request_id = self
-            .request_id
-            .as_ref()
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
+        let request_id = request_id.and_then(|v| v.to_str().ok()).unwrap_or("");
         tracing::info!(
             target: "flowtrack::access",
             method = %self.method,

@@ -212,6 +212,8 @@ pub struct ReadCache {
     fill_lock: std::sync::Mutex<()>,
     tasks: moka::sync::Cache<Uuid, Arc<CachedTask>>,
     roles: moka::sync::Cache<(Uuid, Uuid), Option<ProjectRole>>,
+    /// Projects' `event_seq` (the key of their cached board; `None`: no such project).
+    seqs: moka::sync::Cache<Uuid, Option<i64>>,
 }
 
 /// The longest any entry is served without a database read.
@@ -227,6 +229,10 @@ impl ReadCache {
                 .time_to_live(READ_TTL)
                 .build(),
             roles: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(READ_TTL)
+                .build(),
+            seqs: moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(READ_TTL)
                 .build(),
@@ -262,11 +268,21 @@ impl ReadCache {
         self.fill(read_at, || self.roles.insert((user, project), role));
     }
 
+    /// `Some(seq)` when cached (the inner `None`: the project does not exist).
+    pub fn event_seq(&self, project: Uuid) -> Option<Option<i64>> {
+        self.seqs.get(&project)
+    }
+
+    pub fn put_event_seq(&self, read_at: u64, project: Uuid, seq: Option<i64>) {
+        self.fill(read_at, || self.seqs.insert(project, seq));
+    }
+
     /// Drops what a committed event makes outdated.
     pub fn apply(&self, event: &Event) {
         let _guard = self.fill_lock.lock().unwrap_or_else(|p| p.into_inner());
         self.generation
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.seqs.invalidate(&event.project_id());
         let data = &event.event.data;
         if let Some(task) = data.task_id() {
             self.tasks.invalidate(&task);

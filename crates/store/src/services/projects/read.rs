@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::Principal;
+use crate::auth::policy::{self, ProjectAction};
 use crate::cache::CachedBoard;
 use crate::models::projects::{self, ProjectStatus};
 use crate::models::tasks::{self, TaskStatus};
@@ -142,16 +143,23 @@ pub struct Board {
 }
 
 /// The board as JSON text at the event seq it was read at, cached with the project's
-/// `event_seq`: a cached board is used only while the project is still at that seq, so it
-/// is never stale (and only the latest board of each project is kept). The entry also
-/// keeps the board's compressed forms once the HTTP layer has made them.
+/// `event_seq`: a cached board is used only while the project is still at that seq (and
+/// only the latest board of each project is kept). The entry also keeps the board's
+/// compressed forms once the HTTP layer has made them.
+///
+/// An unchanged board costs no database read: the caller's role and the project's seq come
+/// from the read cache, which a commit updates before it answers (so a writer reads its own
+/// write) and other instances through the bus; like every read-cache entry they live at most
+/// 1 s, which bounds how stale a board can be on an instance that missed a bus message.
 pub async fn board_json(
     state: &Store,
     principal: &Principal,
     id: Uuid,
 ) -> AppResult<Arc<CachedBoard>> {
-    let (project, _) = visible(state, principal, id).await?;
-    if let Some(hit) = state.report_cache.board(id, project.event_seq).await {
+    let role = crate::services::tasks::cached_role(state, principal, id).await?;
+    policy::project_access(role, ProjectAction::View).check()?;
+    let seq = event_seq(state, id).await?.ok_or(AppError::NotFound)?;
+    if let Some(hit) = state.report_cache.board(id, seq).await {
         return Ok(hit);
     }
     let board = snapshot_board(state, id).await?;
@@ -160,6 +168,24 @@ pub async fn board_json(
         .into();
     let fresh = Arc::new(CachedBoard::new(board.seq, text));
     Ok(state.report_cache.put_board(id, fresh).await)
+}
+
+/// A project's `event_seq` from the read cache, else from the database (`None`: no such
+/// project).
+async fn event_seq(state: &Store, id: Uuid) -> AppResult<Option<i64>> {
+    let cache = &state.read_cache;
+    if let Some(seq) = cache.event_seq(id) {
+        return Ok(seq);
+    }
+    let read_at = cache.generation();
+    let seq = projects::Entity::find_by_id(id)
+        .select_only()
+        .column(projects::Column::EventSeq)
+        .into_tuple::<i64>()
+        .one(&state.db.read)
+        .await?;
+    cache.put_event_seq(read_at, id, seq);
+    Ok(seq)
 }
 
 async fn snapshot_board(state: &Store, id: Uuid) -> AppResult<Board> {
