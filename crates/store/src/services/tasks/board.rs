@@ -105,10 +105,7 @@ pub async fn move_task(
     let (mut change, current, last) =
         begin_task_change(state, actor, id, &if_match, column).await?;
     let status = target.status;
-    let (lo, hi) = match column {
-        Some(_) => (last, None),
-        None => gap_for(&change.txn, &current, &target).await?,
-    };
+    let (lo, hi) = gap_for(&change.txn, &current, &target, last).await?;
     let from = current.status;
     let completed_at = match (from == TaskStatus::Done, status == TaskStatus::Done) {
         (false, true) => Some(change.now),
@@ -156,11 +153,12 @@ pub async fn move_task(
 
 /// The positions the moved task goes between in the target column (`None`: an end of the
 /// column): after `after_id` and/or before `before_id` (both: they must be adjacent), else
-/// at the end.
+/// at the end — after `last`, the column's last position as read under the lock.
 async fn gap_for(
     db: &DatabaseTransaction,
     current: &tasks::Model,
     target: &Move,
+    last: Option<String>,
 ) -> AppResult<(Option<String>, Option<String>)> {
     let status = target.status;
     let before = match target.before_id {
@@ -190,9 +188,6 @@ async fn gap_for(
             Some(after.position.clone()),
             adjacent_position(db, current, status, &after.position, false).await?,
         ),
-        (None, None) => (
-            last_position(db, current.project_id, status, Some(current.id)).await?,
-            None,
-        ),
+        (None, None) => (last, None),
     })
 }
