@@ -22,6 +22,14 @@ impl SentRanges {
 
     /// Records `seq` as sent (merging adjacent ranges).
     pub fn insert(&mut self, seq: i64) {
+        // Live events come in order: the next seq extends the last range in place (no
+        // allocation or sort per event on every socket of a fan-out).
+        if let Some(last) = self.0.last_mut()
+            && seq == last.1 + 1
+        {
+            last.1 = seq;
+            return;
+        }
         if self.contains(seq) {
             return;
         }
@@ -124,10 +132,12 @@ impl Session {
         idle.reset();
         let mut active_since_tick = false;
         loop {
+            // Biased, the hub's queue first: a socket is woken mostly by an event, and then
+            // only that branch is polled (unbiased, a random start polls half of the others
+            // first, on every socket for every event). The queue is bounded, so the other
+            // branches wait at most for it to drain.
             let flow = tokio::select! {
-                () = &mut shutdown => close(&mut socket, 1001, "server shutting down").await,
-                () = &mut expiry => close(&mut socket, CLOSE_AUTH, "token expired").await,
-                () = &mut revoked => close(&mut socket, CLOSE_AUTH, "token revoked").await,
+                biased;
                 outbound = rx.recv() => match outbound {
                     Some(message) => {
                         active_since_tick = true;
@@ -135,6 +145,9 @@ impl Session {
                     }
                     None => close(&mut socket, CLOSE_TOO_SLOW, "too slow; reconnect and resume").await,
                 },
+                () = &mut shutdown => close(&mut socket, 1001, "server shutting down").await,
+                () = &mut expiry => close(&mut socket, CLOSE_AUTH, "token expired").await,
+                () = &mut revoked => close(&mut socket, CLOSE_AUTH, "token revoked").await,
                 incoming = socket.recv() => match incoming {
                     Some(Ok(Message::Text(raw))) => {
                         active_since_tick = true;
@@ -406,5 +419,11 @@ mod tests {
         r.insert(8);
         assert_eq!(r.0, vec![(5, 10)]);
         assert!(r.contains(5) && r.contains(10) && !r.contains(4) && !r.contains(11));
+        r.insert(11);
+        r.insert(3);
+        r.insert(12);
+        assert_eq!(r.0, vec![(3, 3), (5, 12)]);
+        r.insert(4);
+        assert_eq!(r.0, vec![(3, 12)]);
     }
 }

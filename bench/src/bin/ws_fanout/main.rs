@@ -1,7 +1,7 @@
 //! WebSocket fan-out load tool: opens N idle WebSocket clients against FlowTrack (optionally
 //! spread over two instances), measures the server's extra RSS per connection, then makes M
 //! moves and measures, for every client, the time from sending the move to receiving its
-//! event. Prints one JSON line of results, with the server's own part: its fan-out time per
+//! event (all sockets read on one thread: [`receiver`]). Prints one JSON line of results, with the server's own part: its fan-out time per
 //! event from `/metrics` (the hub taking the event → the last socket write returning; bucket
 //! upper bounds) and the CPU the servers and this tool used per move (they share the cores).
 //!
@@ -15,11 +15,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use futures_util::StreamExt;
 use serde_json::{Value, json};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use tokio::sync::Notify;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+mod receiver;
+use receiver::Receiver;
 
 #[derive(Parser, Debug)]
 struct Args {
@@ -128,17 +129,6 @@ fn histogram_percentile(before: &[(f64, f64)], after: &[(f64, f64)], p: f64) -> 
         .map_or(f64::NAN, |(le, _)| le * 1000.0)
 }
 
-/// The `"seq":N` of an event message, without parsing the whole JSON (the load tool must
-/// not be the bottleneck).
-fn seq_of(text: &str) -> Option<i64> {
-    let start = text.find("\"seq\":")? + 6;
-    let digits: String = text[start..]
-        .chars()
-        .take_while(|c| c.is_ascii_digit())
-        .collect();
-    digits.parse().ok()
-}
-
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -238,55 +228,19 @@ async fn main() -> anyhow::Result<()> {
         clients: args.clients,
         complete: Notify::new(),
     });
-    let mut client_latencies = Vec::with_capacity(args.clients);
-    let opened = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let socket_bases: Vec<String> = std::iter::once(args.base.clone())
+        .chain(args.base2.clone())
+        .collect();
+    let ws_path = format!("/ws/notifications/{user_id}?token={token}");
+    let clients = args.clients;
     let started = Instant::now();
-    let mut pending = futures_util::stream::FuturesUnordered::new();
-    let mut handles = Vec::with_capacity(args.clients);
-    for i in 0..args.clients {
-        let base = match (&args.base2, i % 2) {
-            (Some(b2), 1) => b2.clone(),
-            _ => args.base.clone(),
-        };
-        let url = format!(
-            "{}/ws/notifications/{user_id}?token={token}",
-            base.replacen("http", "ws", 1)
-        );
-        let recorder = recorder.clone();
-        let latencies = Arc::new(std::sync::Mutex::new(Vec::<f64>::with_capacity(args.moves)));
-        client_latencies.push(latencies.clone());
-        let opened = opened.clone();
-        pending.push(async move {
-            // A small read buffer: tungstenite zeroes the unused part of it before each read,
-            // and at the default 128 KiB that memset was 42 % of this tool's CPU (frames here
-            // are < 1 KiB).
-            let config = WebSocketConfig::default().read_buffer_size(4096);
-            let (stream, _) =
-                tokio_tungstenite::connect_async_with_config(url, Some(config), false).await?;
-            opened.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            Ok::<_, anyhow::Error>(tokio::spawn(async move {
-                let (_, mut read) = stream.split();
-                while let Some(Ok(msg)) = read.next().await {
-                    if let tokio_tungstenite::tungstenite::Message::Text(text) = msg {
-                        let now = Instant::now();
-                        if let Some(ms) =
-                            seq_of(text.as_str()).and_then(|seq| recorder.received(seq, now))
-                        {
-                            latencies.lock().expect("latencies").push(ms);
-                        }
-                    }
-                }
-            }))
-        });
-        if pending.len() >= args.ramp
-            && let Some(r) = pending.next().await
-        {
-            handles.push(r?);
-        }
-    }
-    while let Some(r) = pending.next().await {
-        handles.push(r?);
-    }
+    let receiver = Receiver::open(&socket_bases, &ws_path, clients, args.ramp).await?;
+    let opened = receiver.len();
+    let stop = Arc::new(AtomicBool::new(false));
+    let reading = {
+        let (recorder, stop) = (recorder.clone(), stop.clone());
+        std::thread::spawn(move || receiver.run(recorder, stop))
+    };
     let connect_secs = started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_after = total_rss(&args.server_pid);
@@ -341,14 +295,14 @@ async fn main() -> anyhow::Result<()> {
         server_p50 = histogram_percentile(before, &after, 50.0).max(server_p50);
         server_p99 = histogram_percentile(before, &after, 99.0).max(server_p99);
     }
-    let mut latencies: Vec<f64> = Vec::with_capacity(args.moves * args.clients);
-    for client in &client_latencies {
-        latencies.extend(client.lock().expect("latencies").iter());
-    }
+    stop.store(true, Ordering::Release);
+    let mut latencies = tokio::task::spawn_blocking(move || reading.join())
+        .await?
+        .map_err(|_| anyhow::anyhow!("the receiving thread panicked"))?;
     latencies.sort_by(|a, b| a.total_cmp(b));
     let result = json!({
         "clients": args.clients,
-        "opened": opened.load(std::sync::atomic::Ordering::Relaxed),
+        "opened": opened,
         "instances": if args.base2.is_some() { 2 } else { 1 },
         "connect_seconds": connect_secs,
         "server_rss_kib_before": rss_before,
@@ -366,8 +320,5 @@ async fn main() -> anyhow::Result<()> {
         "client_cpu_ms_per_move": own_cpu / args.moves.max(1) as f64,
     });
     println!("{result}");
-    for h in handles {
-        h.abort();
-    }
     Ok(())
 }
