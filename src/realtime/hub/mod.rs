@@ -27,27 +27,58 @@ use flowtrack_store::feed::{self, AccessRow};
 use flowtrack_store::services::event::{Access, EventType};
 
 /// What a socket task receives from the hub.
+///
+/// Kept to one pointer and a tag (16 bytes, asserted in a test): every socket's queue
+/// allocates its first block of 32 slots when it opens, so each byte here is 32 bytes of
+/// every idle socket (48-byte messages made that block 1.5 KiB of a socket's ≈ 8 KiB).
 #[derive(Debug, Clone)]
 pub enum Outbound {
     /// An event with its text frame, shared by every socket it goes to (one copy per event,
     /// not per socket; one pointer per queue slot).
     Event(Arc<Delivery>),
-    /// A personal notification about a project, as its JSON text.
-    Notification { project_id: Uuid, text: Arc<str> },
-    /// Close the socket with this code.
-    Close(u16, &'static str),
+    /// A personal notification about a project.
+    Notification(Arc<NotificationFrame>),
+    /// Close the socket with this code and reason.
+    Close(&'static CloseFrame),
     /// The user's sessions before this epoch have ended (a password change): a socket
     /// opened with an access token of an older epoch closes (4001).
     SessionsEndedBefore(i64),
-    /// Send the project's events `from..=to` from the log, unless the socket follows the
-    /// project already: the socket's user joined the project at `from` (`None`: at their
-    /// latest join up to `to`, to be read from the log), and the hub started delivering it
-    /// to them only after `to` (see [`HubTask::reconcile`] and `Follow`).
-    Replay {
-        project_id: Uuid,
-        from: Option<i64>,
-        to: i64,
-    },
+    /// Send a range of a project's events from the log (see [`ReplayRange`]).
+    Replay(Arc<ReplayRange>),
+}
+
+/// A personal notification about a project, as its JSON text.
+#[derive(Debug)]
+pub struct NotificationFrame {
+    pub project_id: Uuid,
+    pub text: Arc<str>,
+}
+
+/// A close frame the hub sends.
+#[derive(Debug)]
+pub struct CloseFrame {
+    pub code: u16,
+    pub reason: &'static str,
+}
+
+pub const CLOSE_SHUTDOWN: CloseFrame = CloseFrame {
+    code: 1001,
+    reason: "server shutting down",
+};
+pub const CLOSE_DEACTIVATED: CloseFrame = CloseFrame {
+    code: 4001,
+    reason: "user deactivated",
+};
+
+/// The project's events `from..=to`, to send from the log unless the socket follows the
+/// project already: the socket's user joined the project at `from` (`None`: at their latest
+/// join up to `to`, to be read from the log), and the hub started delivering it to them only
+/// after `to` (see [`HubTask::reconcile`] and `Follow`).
+#[derive(Debug)]
+pub struct ReplayRange {
+    pub project_id: Uuid,
+    pub from: Option<i64>,
+    pub to: i64,
 }
 
 /// A committed event ready to be written to sockets.
@@ -242,3 +273,13 @@ mod reconcile;
 mod task;
 
 pub use log::fetch_events;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_queued_message_is_a_pointer_and_a_tag() {
+        assert_eq!(std::mem::size_of::<Outbound>(), 16);
+    }
+}

@@ -77,11 +77,11 @@ impl HubTask {
                     let to = feed.last_seq;
                     self.send_user(
                         user,
-                        Outbound::Replay {
+                        Outbound::Replay(Arc::new(ReplayRange {
                             project_id,
                             from: Some(seq),
                             to,
-                        },
+                        })),
                     );
                 }
                 Some(_) => {} // not reached yet, or applied already

@@ -14,7 +14,7 @@ impl HubTask {
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => {
-                    self.close_all(1001, "server shutting down");
+                    self.close_all(&CLOSE_SHUTDOWN);
                     return;
                 }
                 Some(command) = inbox.recv() => self.on_command(command),
@@ -124,11 +124,11 @@ impl HubTask {
             self.send_user_except(
                 user_id,
                 conn,
-                Outbound::Replay {
+                Outbound::Replay(Arc::new(ReplayRange {
                     project_id,
                     from: None,
                     to: seq,
-                },
+                })),
             );
         }
     }
@@ -142,7 +142,7 @@ impl HubTask {
                 session_epoch,
             } => {
                 if !active {
-                    self.send_user(user_id, Outbound::Close(4001, "user deactivated"));
+                    self.send_user(user_id, Outbound::Close(&CLOSE_DEACTIVATED));
                 } else if session_epoch > 0 {
                     self.send_user(user_id, Outbound::SessionsEndedBefore(session_epoch));
                 }
@@ -152,10 +152,10 @@ impl HubTask {
                 project_id,
                 payload,
             } => {
-                let message = Outbound::Notification {
+                let message = Outbound::Notification(Arc::new(NotificationFrame {
                     project_id,
                     text: payload,
-                };
+                }));
                 self.send_user(user_id, message);
             }
         }
@@ -312,9 +312,9 @@ impl HubTask {
         metrics::gauge!("flowtrack_ws_connections").set(self.conns.len() as f64);
     }
 
-    pub(super) fn close_all(&mut self, code: u16, reason: &'static str) {
+    pub(super) fn close_all(&mut self, frame: &'static CloseFrame) {
         for conn in self.conns.values() {
-            let _ = conn.sender.try_send(Outbound::Close(code, reason));
+            let _ = conn.sender.try_send(Outbound::Close(frame));
         }
     }
 }

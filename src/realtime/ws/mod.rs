@@ -21,7 +21,7 @@ use uuid::Uuid;
 use crate::http::input::Query;
 use crate::http::path::PathId;
 use crate::http::problem::{ApiResult, Problem};
-use crate::realtime::hub::{ConnId, Hub, Outbound, SOCKET_QUEUE, fetch_events};
+use crate::realtime::hub::{ConnId, Hub, Outbound, ReplayRange, SOCKET_QUEUE, fetch_events};
 use crate::state::AppState;
 use flowtrack_core::error::{AppError, FieldError};
 use flowtrack_store::auth::{Principal, TokenGrant};

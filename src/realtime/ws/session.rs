@@ -194,13 +194,17 @@ impl Session {
                 sent.insert(event.seq());
                 send(socket, Message::Text(delivery.text.clone())).await
             }
-            Outbound::Notification { project_id, text } => {
-                if !self.may_see(project_id) {
+            Outbound::Notification(frame) => {
+                if !self.may_see(frame.project_id) {
                     return Flow::Continue;
                 }
-                send(socket, Message::Text(Utf8Bytes::from(text.to_string()))).await
+                send(
+                    socket,
+                    Message::Text(Utf8Bytes::from(frame.text.to_string())),
+                )
+                .await
             }
-            Outbound::Close(code, reason) => close(socket, code, reason).await,
+            Outbound::Close(frame) => close(socket, frame.code, frame.reason).await,
             Outbound::SessionsEndedBefore(epoch) => {
                 if self.grant.is_none() && self.session_epoch < epoch {
                     close(socket, CLOSE_AUTH, "password changed; sign in again").await
@@ -208,11 +212,12 @@ impl Session {
                     Flow::Continue
                 }
             }
-            Outbound::Replay {
-                project_id,
-                from,
-                to,
-            } => {
+            Outbound::Replay(range) => {
+                let ReplayRange {
+                    project_id,
+                    from,
+                    to,
+                } = *range;
                 // A socket that follows the project from its start, or sent any event of
                 // it, already has it; only one that missed the join replays (in order,
                 // before later live events).
