@@ -174,23 +174,9 @@ pub async fn serve(state: AppState, listener: TcpListener) -> anyhow::Result<()>
     let shutdown = state.shutdown.clone();
     let max_connections = state.config.max_connections;
     let app = build(state);
-    release_startup_memory();
+    // Start-up's garbage (the OpenAPI document's structure, migration work) back to the
+    // system before the first request.
+    flowtrack_core::memory::release_free_memory();
     crate::http::server::run(listener, app, max_connections, shutdown).await?;
     Ok(())
 }
-
-/// Gives the heap pages freed during start-up back to the system. Start-up frees megabytes
-/// of small allocations (the OpenAPI document's structure, migration work), and glibc keeps
-/// freed heap memory resident: it trims only the heap's top, and only past a threshold that
-/// its first large `free` (the password hasher's calibration run, ≈ 19 MiB) raises to ≈ 40 MiB.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn release_startup_memory() {
-    // SAFETY: malloc_trim only walks glibc's own heap under its lock; it has no
-    // preconditions and is safe to call from any thread at any time.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn release_startup_memory() {}

@@ -196,6 +196,10 @@ async fn serve_connection(
     app: Router,
     shutdown: CancellationToken,
 ) {
+    // Small writes go out at once: a WebSocket frame written right after another would
+    // otherwise wait for the client's (delayed, up to 40 ms) ACK of the first (Nagle). An
+    // HTTP answer is one write either way.
+    let _ = stream.set_nodelay(true);
     let io = TokioIo::new(Slotted {
         stream,
         _permit: permit,
