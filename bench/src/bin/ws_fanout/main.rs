@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use tokio::sync::Notify;
 
 mod receiver;
+use flowtrack_bench::rss_kib;
 use receiver::Receiver;
 
 #[derive(Parser, Debug)]
@@ -40,17 +41,6 @@ struct Args {
     /// Sockets opened at once while ramping up.
     #[arg(long, default_value_t = 200)]
     ramp: usize,
-}
-
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
 }
 
 fn total_rss(pids: &[u32]) -> u64 {
