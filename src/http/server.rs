@@ -11,6 +11,7 @@
 //!   their whole life). At the limit the loop stops accepting, so new clients wait in the
 //!   kernel's backlog until a connection closes, instead of the server running out of memory
 //!   or file descriptors.
+//! - **No Nagle delay**: accepted sockets set `TCP_NODELAY` ([`prepare`]).
 //! - **Oversized bodies**: [`RefuseOversizedBodyLayer`] reads a body declared over 1 MiB (up to
 //!   [`DRAIN_LIMIT`]) before answering 413, so the client gets to see the answer.
 //!
@@ -189,6 +190,13 @@ pub async fn run(
     Ok(())
 }
 
+/// Socket options of an accepted connection. Small writes go out at once (`TCP_NODELAY`): a
+/// WebSocket frame written right after another would otherwise wait for the client's
+/// (delayed, up to 40 ms) ACK of the first (Nagle). An HTTP answer is one write either way.
+fn prepare(stream: &TcpStream) {
+    let _ = stream.set_nodelay(true);
+}
+
 async fn serve_connection(
     stream: TcpStream,
     remote: SocketAddr,
@@ -196,10 +204,7 @@ async fn serve_connection(
     app: Router,
     shutdown: CancellationToken,
 ) {
-    // Small writes go out at once: a WebSocket frame written right after another would
-    // otherwise wait for the client's (delayed, up to 40 ms) ACK of the first (Nagle). An
-    // HTTP answer is one write either way.
-    let _ = stream.set_nodelay(true);
+    prepare(&stream);
     let io = TokioIo::new(Slotted {
         stream,
         _permit: permit,
@@ -293,5 +298,21 @@ impl AsyncWrite for Slotted {
 
     fn is_write_vectored(&self) -> bool {
         self.stream.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn accepted_connections_send_small_writes_at_once() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let address = listener.local_addr().expect("address");
+        let _client = TcpStream::connect(address).await.expect("connect");
+        let (accepted, _) = listener.accept().await.expect("accept");
+        assert!(!accepted.nodelay().expect("read the option"));
+        prepare(&accepted);
+        assert!(accepted.nodelay().expect("read the option"));
     }
 }
