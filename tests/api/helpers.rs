@@ -226,8 +226,10 @@ impl TestApp {
     /// Logs in through the API; the login must succeed.
     pub async fn login(&self, email: &str, password: &str) -> TestUser {
         let response = login_raw(self, email, password).await;
-        assert_eq!(response.status(), StatusCode::OK, "login of {email}");
-        TestUser::from_pair(response.json().await.expect("json"), password)
+        let status = response.status();
+        let body = response.text().await.expect("body");
+        assert_eq!(status, StatusCode::OK, "login of {email}: {body}");
+        TestUser::from_pair(serde_json::from_str(&body).expect("json"), password)
     }
 
     /// Stops accepting connections and lets in-flight requests finish.

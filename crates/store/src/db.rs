@@ -131,7 +131,105 @@ async fn connect_sqlite(url: &str, max_connections: u32) -> anyhow::Result<Datab
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 // Another process (e.g. `flowtrack user create`) may hold the write lock.
-                .busy_timeout(Duration::from_secs(10))
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
         });
-    Ok(Database::connect(options).await?)
+    // Turning a new database file to WAL needs it to itself, and SQLite answers "database
+    // is locked" at once (without the busy timeout) when another process is doing the same:
+    // processes that start together on a new file retry until the first one is done.
+    let started = tokio::time::Instant::now();
+    loop {
+        match Database::connect(options.clone()).await {
+            Err(error) if is_sqlite_busy(&error) && started.elapsed() < SQLITE_BUSY_TIMEOUT => {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            connected => return Ok(connected?),
+        }
+    }
+}
+
+/// How long SQLite waits for another process's lock before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Whether SQLite refused for a lock another connection holds (`SQLITE_BUSY`, code 5, or
+/// one of its extended codes).
+fn is_sqlite_busy(error: &sea_orm::DbErr) -> bool {
+    let sqlx_error = match error {
+        sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e))
+        | sea_orm::DbErr::Exec(sea_orm::RuntimeErr::SqlxError(e))
+        | sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(e)) => e,
+        _ => return false,
+    };
+    sqlx_error
+        .as_database_error()
+        .and_then(|e| e.code())
+        .and_then(|code| code.parse::<i32>().ok())
+        .is_some_and(|code| code & 0xff == 5)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_database_file() -> (std::path::PathBuf, String) {
+        let path =
+            std::env::temp_dir().join(format!("flowtrack-db-{}.sqlite", uuid::Uuid::new_v4()));
+        let url = format!("sqlite://{}?mode=rwc", path.display());
+        (path, url)
+    }
+
+    /// Instances opening the same new database file together all start (turning it to WAL
+    /// needs the file to itself, and SQLite refuses at once, without its busy timeout, the
+    /// ones that lose that race).
+    #[tokio::test]
+    async fn instances_opening_a_new_database_together_all_start() {
+        for _ in 0..30 {
+            let (path, url) = new_database_file();
+            let starts = (0..4).map(|_| async {
+                let db = Db::connect(&url, Some(1)).await.expect("connects");
+                db.migrate().await.expect("migrates");
+                db
+            });
+            for db in futures_util::future::join_all(starts).await {
+                db.close().await;
+            }
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lock_held_elsewhere_is_recognised_as_busy() {
+        let (path, url) = new_database_file();
+        let holder = Database::connect(ConnectOptions::new(url.clone()))
+            .await
+            .expect("holder");
+        holder
+            .execute_unprepared("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+            .await
+            .expect("table");
+        let mut locked = holder
+            .get_sqlite_connection_pool()
+            .acquire()
+            .await
+            .expect("connection");
+        sea_orm::sqlx::query("BEGIN EXCLUSIVE")
+            .execute(&mut *locked)
+            .await
+            .expect("lock");
+        let mut options = ConnectOptions::new(url.clone());
+        options.map_sqlx_sqlite_opts(|opts| opts.busy_timeout(Duration::ZERO));
+        let refused = Database::connect(options).await.expect_err("locked");
+        assert!(is_sqlite_busy(&refused), "{refused:?}");
+        sea_orm::sqlx::query("COMMIT")
+            .execute(&mut *locked)
+            .await
+            .expect("unlock");
+        drop(locked);
+        let not_busy = holder
+            .execute_unprepared("INSERT INTO missing (id) VALUES (1)")
+            .await
+            .expect_err("no such table");
+        assert!(!is_sqlite_busy(&not_busy), "{not_busy:?}");
+        holder.close().await.expect("close");
+        let _ = std::fs::remove_file(&path);
+    }
 }
