@@ -82,7 +82,7 @@ pub fn build(state: AppState) -> Router {
             ServiceBuilder::new()
                 // Request id, span, client address, access log (`http::access`).
                 .layer(access_log)
-                .layer(cors)
+                .option_layer(cors)
                 // `Accept-Encoding` read once (`http::encoding`, as the board reads it), then
                 // answers of 1 KiB or more compressed: lists and reports. The board, the web
                 // app's files, 304s, `/metrics` and the WebSocket upgrade pass untouched.
@@ -98,7 +98,13 @@ pub fn build(state: AppState) -> Router {
         )
 }
 
-fn cors_layer(origins: &[String]) -> CorsLayer {
+/// CORS for the configured origins; none when there are none (the default: the web app is
+/// served from the API's own origin), so no answer carries CORS's `Vary` and no request pays
+/// for the layer.
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
     let allow_origin = if origins.iter().any(|o| o == "*") {
         AllowOrigin::any()
     } else {
@@ -110,7 +116,7 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
         )
     };
     // Credentials are never allowed: bearer tokens need none, and `*` must not carry them.
-    CorsLayer::new()
+    let layer = CorsLayer::new()
         .allow_origin(allow_origin)
         .allow_methods([
             Method::GET,
@@ -132,7 +138,8 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
             header::RETRY_AFTER,
             header::LOCATION,
         ])
-        .max_age(Duration::from_secs(600))
+        .max_age(Duration::from_secs(600));
+    Some(layer)
 }
 
 /// Error answers made by the framework or a layer rather than a handler (405 with `Allow`,

@@ -16,5 +16,6 @@ pub mod patch;
 pub mod priority;
 pub mod redis;
 pub mod security;
+pub mod thread_cache;
 pub mod time;
 pub mod validate;

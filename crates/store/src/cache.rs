@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use flowtrack_core::thread_cache::ThreadCache;
 use moka::future::Cache;
 
 use crate::bus::Event;
@@ -20,10 +21,17 @@ mod board;
 
 pub use board::CachedBoard;
 
-#[derive(Clone)]
 pub struct UserCache {
     users: moka::sync::Cache<Uuid, Arc<users::Model>>,
+    /// Each thread's copies of `users` entries (see `ThreadCache`).
+    users_here: ThreadCache<Uuid, Arc<users::Model>>,
 }
+
+/// How long a thread keeps its copy of a cached entry: short, since it may have been filled
+/// from a shared entry near the end of its own life.
+const HERE_TTL: Duration = Duration::from_millis(200);
+/// Entries of each kind each thread keeps at most.
+const HERE_CAPACITY: usize = 4096;
 
 impl UserCache {
     pub fn new() -> Self {
@@ -32,11 +40,19 @@ impl UserCache {
                 .max_capacity(100_000)
                 .time_to_live(Duration::from_secs(30))
                 .build(),
+            users_here: ThreadCache::new(HERE_TTL, HERE_CAPACITY),
         }
     }
 
     pub fn get(&self, id: Uuid) -> Option<Arc<users::Model>> {
-        self.users.get(&id)
+        if let Some(user) = self.users_here.get(&id) {
+            return Some(user);
+        }
+        let read_at = self.users_here.generation();
+        let shared = self.users.get(&id)?;
+        let user = Arc::new(users::Model::clone(&shared));
+        self.users_here.fill(read_at, id, user.clone());
+        Some(user)
     }
 
     pub fn put(&self, user: Arc<users::Model>) {
@@ -45,6 +61,8 @@ impl UserCache {
 
     pub fn invalidate(&self, id: Uuid) {
         self.users.invalidate(&id);
+        // After the shared entry is gone: a copy read before this line is refused.
+        self.users_here.invalidate_all();
     }
 }
 
@@ -57,17 +75,19 @@ impl Default for UserCache {
 /// API tokens by the hash of their secret, for one second: a token check costs a hash and a
 /// map read, and a deleted token stops working within that second on every instance (the
 /// deleting instance drops it at once).
-#[derive(Clone)]
 pub struct TokenCache {
     tokens: moka::sync::Cache<String, Arc<CachedToken>>,
+    /// Each thread's copies of `tokens` entries (see `ThreadCache`).
+    tokens_here: ThreadCache<String, Arc<CachedToken>>,
 }
 
 /// A token as its checks need it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct CachedToken {
     pub token: api_tokens::Model,
-    /// When this instance last wrote `last_used_at` (unix seconds; 0: not yet).
-    pub last_used_written: std::sync::atomic::AtomicI64,
+    /// When this instance last wrote `last_used_at` (unix seconds; 0: not yet): one counter
+    /// for the shared entry and every thread's copy of it.
+    pub last_used_written: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl TokenCache {
@@ -75,19 +95,28 @@ impl TokenCache {
         Self {
             tokens: moka::sync::Cache::builder()
                 .max_capacity(100_000)
-                .time_to_live(Duration::from_secs(1))
+                .time_to_live(Duration::from_secs(1).saturating_sub(HERE_TTL))
                 .build(),
+            tokens_here: ThreadCache::new(HERE_TTL, HERE_CAPACITY),
         }
     }
 
     pub fn get(&self, secret_hash: &str) -> Option<Arc<CachedToken>> {
-        self.tokens.get(secret_hash)
+        if let Some(token) = self.tokens_here.get(secret_hash) {
+            return Some(token);
+        }
+        let read_at = self.tokens_here.generation();
+        let shared = self.tokens.get(secret_hash)?;
+        let token = Arc::new(CachedToken::clone(&shared));
+        self.tokens_here
+            .fill(read_at, secret_hash.to_string(), token.clone());
+        Some(token)
     }
 
     pub fn put(&self, token: api_tokens::Model) -> Arc<CachedToken> {
         let written = token.last_used_at.map_or(0, |t| t.timestamp());
         let cached = Arc::new(CachedToken {
-            last_used_written: std::sync::atomic::AtomicI64::new(written),
+            last_used_written: Arc::new(std::sync::atomic::AtomicI64::new(written)),
             token,
         });
         self.tokens
@@ -97,6 +126,7 @@ impl TokenCache {
 
     pub fn invalidate(&self, secret_hash: &str) {
         self.tokens.invalidate(secret_hash);
+        self.tokens_here.invalidate_all();
     }
 }
 
@@ -212,12 +242,17 @@ pub struct ReadCache {
     fill_lock: std::sync::Mutex<()>,
     tasks: moka::sync::Cache<Uuid, Arc<CachedTask>>,
     roles: moka::sync::Cache<(Uuid, Uuid), Option<ProjectRole>>,
+    /// Each thread's copies of `tasks` and `roles` entries (see `ThreadCache`).
+    tasks_here: ThreadCache<Uuid, Arc<CachedTask>>,
+    roles_here: ThreadCache<(Uuid, Uuid), Option<ProjectRole>>,
     /// Projects' `event_seq` (the key of their cached board; `None`: no such project).
     seqs: moka::sync::Cache<Uuid, Option<i64>>,
 }
 
-/// The longest any entry is served without a database read.
+/// The longest any entry is served without a database read: its life in the shared cache,
+/// then at most [`HERE_TTL`] as a thread's copy.
 const READ_TTL: Duration = Duration::from_secs(1);
+const SHARED_READ_TTL: Duration = READ_TTL.saturating_sub(HERE_TTL);
 
 impl ReadCache {
     pub fn new() -> Self {
@@ -226,15 +261,17 @@ impl ReadCache {
             fill_lock: std::sync::Mutex::new(()),
             tasks: moka::sync::Cache::builder()
                 .max_capacity(100_000)
-                .time_to_live(READ_TTL)
+                .time_to_live(SHARED_READ_TTL)
                 .build(),
             roles: moka::sync::Cache::builder()
                 .max_capacity(100_000)
-                .time_to_live(READ_TTL)
+                .time_to_live(SHARED_READ_TTL)
                 .build(),
+            tasks_here: ThreadCache::new(HERE_TTL, HERE_CAPACITY),
+            roles_here: ThreadCache::new(HERE_TTL, HERE_CAPACITY),
             seqs: moka::sync::Cache::builder()
                 .max_capacity(100_000)
-                .time_to_live(READ_TTL)
+                .time_to_live(SHARED_READ_TTL)
                 .build(),
         }
     }
@@ -252,7 +289,19 @@ impl ReadCache {
     }
 
     pub fn task(&self, id: Uuid) -> Option<Arc<CachedTask>> {
-        self.tasks.get(&id)
+        if let Some(task) = self.tasks_here.get(&id) {
+            return Some(task);
+        }
+        let read_at = self.tasks_here.generation();
+        let shared = self.tasks.get(&id)?;
+        let task = Arc::new(CachedTask {
+            project_id: shared.project_id,
+            version: shared.version,
+            // A copy of the body: `Bytes` clones would share one reference count.
+            body: bytes::Bytes::copy_from_slice(&shared.body),
+        });
+        self.tasks_here.fill(read_at, id, task.clone());
+        Some(task)
     }
 
     pub fn put_task(&self, read_at: u64, id: Uuid, task: Arc<CachedTask>) {
@@ -261,7 +310,14 @@ impl ReadCache {
 
     /// `Some(role)` when cached (the inner `None`: not a member).
     pub fn role(&self, user: Uuid, project: Uuid) -> Option<Option<ProjectRole>> {
-        self.roles.get(&(user, project))
+        let key = (user, project);
+        if let Some(role) = self.roles_here.get(&key) {
+            return Some(role);
+        }
+        let read_at = self.roles_here.generation();
+        let role = self.roles.get(&key)?;
+        self.roles_here.fill(read_at, key, role);
+        Some(role)
     }
 
     pub fn put_role(&self, read_at: u64, user: Uuid, project: Uuid, role: Option<ProjectRole>) {
@@ -284,6 +340,9 @@ impl ReadCache {
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         self.seqs.invalidate(&event.project_id());
         let data = &event.event.data;
+        // Threads' copies are dropped after the shared entries (a copy read from a shared
+        // entry before it went is refused then).
+        let ends = matches!(data.access(), Some(Access::Ends));
         if let Some(task) = data.task_id() {
             self.tasks.invalidate(&task);
         }
@@ -291,16 +350,22 @@ impl ReadCache {
             Some(Access::Ends) => {
                 self.tasks.invalidate_all();
                 self.roles.invalidate_all();
+                self.roles_here.invalidate_all();
             }
             Some(Access::Joins(user) | Access::Leaves(user)) => {
                 self.roles.invalidate(&(user, event.project_id()));
+                self.roles_here.invalidate_all();
             }
             // A role change.
             None => {
                 if let Some(user) = data.member_id() {
                     self.roles.invalidate(&(user, event.project_id()));
+                    self.roles_here.invalidate_all();
                 }
             }
+        }
+        if ends || data.task_id().is_some() {
+            self.tasks_here.invalidate_all();
         }
     }
 }

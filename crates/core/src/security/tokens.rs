@@ -12,6 +12,7 @@ use sha2::Sha256;
 use uuid::Uuid;
 
 use crate::error::{AppError, AppResult};
+use crate::thread_cache::ThreadCache;
 
 pub const ISSUER: &str = "flowtrack";
 pub const AUDIENCE: &str = "flowtrack";
@@ -71,7 +72,15 @@ pub struct JwtKeys {
     /// Tokens whose signature and claims were already checked: a repeated request skips the
     /// HMAC and JSON work (time is still checked on every use).
     verified: moka::sync::Cache<String, Arc<Claims>>,
+    /// This thread's copies of `verified`'s entries (a hit shares no memory with another
+    /// core; see `thread_cache`).
+    verified_here: ThreadCache<String, Arc<Claims>>,
 }
+
+/// How long a thread keeps its copy of a verified token's claims.
+const VERIFIED_HERE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+/// Tokens each thread keeps at most.
+const VERIFIED_HERE_CAPACITY: usize = 4096;
 
 /// base64url (no padding, as JWS requires) then JSON.
 fn decode_part<T: DeserializeOwned>(part: &str) -> Result<T, TokenError> {
@@ -91,6 +100,7 @@ impl JwtKeys {
                 .max_capacity(100_000)
                 .time_to_idle(std::time::Duration::from_secs(900))
                 .build(),
+            verified_here: ThreadCache::new(VERIFIED_HERE_TTL, VERIFIED_HERE_CAPACITY),
         }
     }
 
@@ -164,11 +174,23 @@ impl JwtKeys {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<Arc<Claims>, TokenError> {
-        let claims = match self.verified.get(token) {
+        let claims = match self.verified_here.get(token) {
             Some(claims) => claims,
             None => {
-                let claims = Arc::new(self.decode(token)?);
-                self.verified.insert(token.to_string(), claims.clone());
+                let read_at = self.verified_here.generation();
+                let claims = match self.verified.get(token) {
+                    Some(shared) => Claims::clone(&shared),
+                    None => {
+                        let claims = self.decode(token)?;
+                        self.verified
+                            .insert(token.to_string(), Arc::new(claims.clone()));
+                        claims
+                    }
+                };
+                // This thread's own copy (see `ThreadCache::fill`).
+                let claims = Arc::new(claims);
+                self.verified_here
+                    .fill(read_at, token.to_string(), claims.clone());
                 claims
             }
         };
