@@ -61,9 +61,13 @@ impl Db {
                 .min_connections(1)
                 .connect_timeout(ACQUIRE_TIMEOUT)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
-                // A pooled connection is checked before use, so connections broken by a
-                // database restart are replaced instead of failing a request.
-                .test_before_acquire(true)
+                // A pooled connection idle for a second or more is checked before use, so
+                // connections broken by a database restart are replaced instead of failing a
+                // request. One in use moments ago is not: sqlx already checks every
+                // connection as it goes back to the pool (a round trip of its own, closing
+                // broken ones), and a check per use was one more round trip per request —
+                // per write, one in six of FlowTrack's round trips (bench/README.md).
+                .test_before_acquire_if_idle_for(Duration::from_secs(1))
                 .sqlx_logging(false);
             let conn = Database::connect(options).await?;
             Ok(Self {
