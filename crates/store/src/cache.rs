@@ -247,12 +247,17 @@ pub struct ReadCache {
     roles_here: ThreadCache<(Uuid, Uuid), Option<ProjectRole>>,
     /// Projects' `event_seq` (the key of their cached board; `None`: no such project).
     seqs: moka::sync::Cache<Uuid, Option<i64>>,
+    /// The project of each task. Never stale: a task never changes project, and a deleted
+    /// one is found missing when its change reads it under the project's lock.
+    task_projects: moka::sync::Cache<Uuid, Uuid>,
 }
 
 /// The longest any entry is served without a database read: its life in the shared cache,
 /// then at most [`HERE_TTL`] as a thread's copy.
 const READ_TTL: Duration = Duration::from_secs(1);
 const SHARED_READ_TTL: Duration = READ_TTL.saturating_sub(HERE_TTL);
+/// How long a task's project is kept after its last use.
+const TASK_PROJECT_TTI: Duration = Duration::from_secs(3600);
 
 impl ReadCache {
     pub fn new() -> Self {
@@ -272,6 +277,10 @@ impl ReadCache {
             seqs: moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(SHARED_READ_TTL)
+                .build(),
+            task_projects: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_idle(TASK_PROJECT_TTI)
                 .build(),
         }
     }
@@ -327,6 +336,15 @@ impl ReadCache {
     /// `Some(seq)` when cached (the inner `None`: the project does not exist).
     pub fn event_seq(&self, project: Uuid) -> Option<Option<i64>> {
         self.seqs.get(&project)
+    }
+
+    /// The project of a task, when known (no generation check: it never changes).
+    pub fn task_project(&self, task: Uuid) -> Option<Uuid> {
+        self.task_projects.get(&task)
+    }
+
+    pub fn put_task_project(&self, task: Uuid, project: Uuid) {
+        self.task_projects.insert(task, project);
     }
 
     pub fn put_event_seq(&self, read_at: u64, project: Uuid, seq: Option<i64>) {

@@ -188,7 +188,16 @@ async fn begin_task_change(
     if_match: &IfMatch,
     column: Option<TaskStatus>,
 ) -> AppResult<(ProjectTransaction, tasks::Model, Option<String>)> {
-    let project_id = find(&state.db.read, id).await?.project_id;
+    // Which project to lock: from memory when known (a task never changes project; one
+    // deleted since is found missing under the lock below).
+    let project_id = match state.read_cache.task_project(id) {
+        Some(project_id) => project_id,
+        None => {
+            let project_id = find(&state.db.read, id).await?.project_id;
+            state.read_cache.put_task_project(id, project_id);
+            project_id
+        }
+    };
     let lookup = Lookup {
         task: Some(id),
         column,
