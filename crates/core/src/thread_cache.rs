@@ -63,6 +63,22 @@ impl<K: Eq + Hash + Send, V: Clone + Send> ThreadCache<K, V> {
             .then(|| slot.value.clone())
     }
 
+    /// This thread's entry for `key`; else the value `shared` gives (e.g. a copy of the
+    /// shared cache's entry, see [`ThreadCache::fill`]), kept for this thread.
+    pub fn get_or_fill<Q>(&self, key: &Q, shared: impl FnOnce() -> Option<V>) -> Option<V>
+    where
+        K: Borrow<Q>,
+        Q: Eq + Hash + ToOwned<Owned = K> + ?Sized,
+    {
+        if let Some(value) = self.get(key) {
+            return Some(value);
+        }
+        let read_at = self.generation();
+        let value = shared()?;
+        self.fill(read_at, key.to_owned(), value.clone());
+        Some(value)
+    }
+
     /// Keeps `value` (read at generation `read_at`) for this thread. Pass a copy the thread
     /// owns alone (not a clone of a shared `Arc`), or its reference count is shared again.
     pub fn fill(&self, read_at: u64, key: K, value: V) {
@@ -120,6 +136,17 @@ mod tests {
         assert_eq!(cache.get(&1), None);
         cache.fill(cache.generation(), 1, "new");
         assert_eq!(cache.get(&1), Some("new"));
+    }
+
+    #[test]
+    fn a_miss_is_filled_from_the_shared_value() {
+        let cache: ThreadCache<String, u32> = ThreadCache::new(Duration::from_secs(60), 8);
+        assert_eq!(cache.get_or_fill("a", || None), None);
+        assert_eq!(cache.get_or_fill("a", || Some(1)), Some(1));
+        // Kept: the shared side is not asked again.
+        assert_eq!(cache.get_or_fill("a", || Some(2)), Some(1));
+        cache.invalidate_all();
+        assert_eq!(cache.get_or_fill("a", || Some(3)), Some(3));
     }
 
     #[test]

@@ -45,14 +45,11 @@ impl UserCache {
     }
 
     pub fn get(&self, id: Uuid) -> Option<Arc<users::Model>> {
-        if let Some(user) = self.users_here.get(&id) {
-            return Some(user);
-        }
-        let read_at = self.users_here.generation();
-        let shared = self.users.get(&id)?;
-        let user = Arc::new(users::Model::clone(&shared));
-        self.users_here.fill(read_at, id, user.clone());
-        Some(user)
+        // A copy of its own for the thread (see `ThreadCache::fill`).
+        self.users_here.get_or_fill(&id, || {
+            let shared = self.users.get(&id)?;
+            Some(Arc::new(users::Model::clone(&shared)))
+        })
     }
 
     pub fn put(&self, user: Arc<users::Model>) {
@@ -102,15 +99,10 @@ impl TokenCache {
     }
 
     pub fn get(&self, secret_hash: &str) -> Option<Arc<CachedToken>> {
-        if let Some(token) = self.tokens_here.get(secret_hash) {
-            return Some(token);
-        }
-        let read_at = self.tokens_here.generation();
-        let shared = self.tokens.get(secret_hash)?;
-        let token = Arc::new(CachedToken::clone(&shared));
-        self.tokens_here
-            .fill(read_at, secret_hash.to_string(), token.clone());
-        Some(token)
+        self.tokens_here.get_or_fill(secret_hash, || {
+            let shared = self.tokens.get(secret_hash)?;
+            Some(Arc::new(CachedToken::clone(&shared)))
+        })
     }
 
     pub fn put(&self, token: api_tokens::Model) -> Arc<CachedToken> {
@@ -298,19 +290,15 @@ impl ReadCache {
     }
 
     pub fn task(&self, id: Uuid) -> Option<Arc<CachedTask>> {
-        if let Some(task) = self.tasks_here.get(&id) {
-            return Some(task);
-        }
-        let read_at = self.tasks_here.generation();
-        let shared = self.tasks.get(&id)?;
-        let task = Arc::new(CachedTask {
-            project_id: shared.project_id,
-            version: shared.version,
-            // A copy of the body: `Bytes` clones would share one reference count.
-            body: bytes::Bytes::copy_from_slice(&shared.body),
-        });
-        self.tasks_here.fill(read_at, id, task.clone());
-        Some(task)
+        self.tasks_here.get_or_fill(&id, || {
+            let shared = self.tasks.get(&id)?;
+            Some(Arc::new(CachedTask {
+                project_id: shared.project_id,
+                version: shared.version,
+                // A copy of the body: `Bytes` clones would share one reference count.
+                body: bytes::Bytes::copy_from_slice(&shared.body),
+            }))
+        })
     }
 
     pub fn put_task(&self, read_at: u64, id: Uuid, task: Arc<CachedTask>) {
@@ -320,13 +308,7 @@ impl ReadCache {
     /// `Some(role)` when cached (the inner `None`: not a member).
     pub fn role(&self, user: Uuid, project: Uuid) -> Option<Option<ProjectRole>> {
         let key = (user, project);
-        if let Some(role) = self.roles_here.get(&key) {
-            return Some(role);
-        }
-        let read_at = self.roles_here.generation();
-        let role = self.roles.get(&key)?;
-        self.roles_here.fill(read_at, key, role);
-        Some(role)
+        self.roles_here.get_or_fill(&key, || self.roles.get(&key))
     }
 
     pub fn put_role(&self, read_at: u64, user: Uuid, project: Uuid, role: Option<ProjectRole>) {
