@@ -340,31 +340,29 @@ impl ReadCache {
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         self.seqs.invalidate(&event.project_id());
         let data = &event.event.data;
-        // Threads' copies are dropped after the shared entries (a copy read from a shared
-        // entry before it went is refused then).
-        let ends = matches!(data.access(), Some(Access::Ends));
         if let Some(task) = data.task_id() {
             self.tasks.invalidate(&task);
         }
-        match data.access() {
-            Some(Access::Ends) => {
+        // What else changed: every cached task and role (someone's access to a project ends), one
+        // member's role (joins, leaves, role changes), or nothing more.
+        let (every_task, roles_changed) = match (data.access(), data.member_id()) {
+            (Some(Access::Ends), _) => {
                 self.tasks.invalidate_all();
                 self.roles.invalidate_all();
-                self.roles_here.invalidate_all();
+                (true, true)
             }
-            Some(Access::Joins(user) | Access::Leaves(user)) => {
+            (Some(Access::Joins(user) | Access::Leaves(user)), _) | (None, Some(user)) => {
                 self.roles.invalidate(&(user, event.project_id()));
-                self.roles_here.invalidate_all();
+                (false, true)
             }
-            // A role change.
-            None => {
-                if let Some(user) = data.member_id() {
-                    self.roles.invalidate(&(user, event.project_id()));
-                    self.roles_here.invalidate_all();
-                }
-            }
+            (None, None) => (false, false),
+        };
+        // Threads' copies are dropped after the shared entries (a copy read from a shared
+        // entry before it went is refused then).
+        if roles_changed {
+            self.roles_here.invalidate_all();
         }
-        if ends || data.task_id().is_some() {
+        if every_task || data.task_id().is_some() {
             self.tasks_here.invalidate_all();
         }
     }
