@@ -301,34 +301,36 @@ end
 """
 
 
-# The statements FlowTrack sends for one change on PostgreSQL (services/changes: the lock and
-# the reads under it in one call, then the row write and the log rows in one statement).
+# The statements FlowTrack sends for one change on PostgreSQL. A creation without an assignee
+# is one statement (services/tasks/create_pg.rs): the function locks, checks the membership
+# against the roles the server allows, appends, and writes the task, the activity and the
+# event, whose text the server sends cut around the seq and the position — bound parameters,
+# as here (pgbench's -D variables; same shape and size: 36-character ids, a millisecond time).
+_ID = "00000000-0000-0000-0000-000000000000"
+_AT = "2026-12-05T00:00:00.000Z"
+PGBENCH_CREATE_VARS = {
+    "details": '{"title":"bench","status":"todo"}',
+    "head": f'{{"type":"task.created","project_id":"{_ID}","seq":',
+    "middle": (f',"actor_id":"{_ID}","at":"{_AT}","data":{{"task":{{"id":"{_ID}","project_id":"{_ID}",'
+               f'"title":"bench","description":"","status":"todo","priority":"medium","assignee_id":null,'
+               f'"labels":[],"created_by":"{_ID}","due_date":null,"position":"'),
+    "tail": f'","version":1,"created_at":"{_AT}","updated_at":"{_AT}","completed_at":null}}}}}}',
+}
 PGBENCH_CREATE = """
-BEGIN;
-SELECT * FROM flowtrack_lock_project(:pid, :uid, NULL, 'todo');
-WITH row_change AS (INSERT INTO tasks (id, project_id, title, description, status, priority, assignee_id, labels, created_by, due_date, position, version, created_at, updated_at, completed_at)
-    VALUES (gen_random_uuid(), :pid, 'bench', '', 'todo', 'medium', NULL, '[]', :uid, NULL, 'z' || md5(random()::text), 1, now(), now(), NULL)),
-  activity AS (INSERT INTO activity_log (id, user_id, project_id, task_id, action, details, created_at, from_status, to_status)
-    VALUES (gen_random_uuid(), :uid, :pid, NULL, 'task.created', '{"status":"todo","title":"bench"}', now(), NULL, 'todo')),
-  head AS (UPDATE projects SET event_seq = event_seq + 1 WHERE id = :pid RETURNING event_seq)
-INSERT INTO events (project_id, seq, event_type, actor_id, payload, created_at, subject_id)
-  SELECT :pid, event_seq, 'task.created', :uid, '{"type":"task.created"}', now(), NULL FROM head;
-COMMIT;
+SELECT outcome, member_role, seq, task_position FROM flowtrack_create_task(:pid, :uid, 'owner,editor', false, gen_random_uuid(), 'bench', '', 'todo', 'medium', '[]', NULL, now(), NULL, gen_random_uuid(), 'task.created', :details, :head, :middle, :tail);
 """
 
-# A move finds its task's project in memory after the first (a task never changes project),
-# so it sends no read before the transaction.
+# A move to the end of a column is one statement too (services/tasks/move_pg.rs): the server
+# knows the task's project from memory after the first move and sends the event's text up
+# to the task, which the function writes as it is after the move. The bench's clients cycle
+# through the columns; pgbench picks one at random.
+PGBENCH_MOVE_VARS = {
+    "mhead": f'{{"type":"task.moved","project_id":"{_ID}","seq":',
+    "mmiddle": f',"actor_id":"{_ID}","at":"{_AT}","data":{{"task":',
+}
 PGBENCH_MOVE = """
-BEGIN;
-SELECT * FROM flowtrack_lock_project(:pid, :uid, :tid, 'review');
-WITH row_change AS (UPDATE tasks SET status = CASE status WHEN 'todo' THEN 'in_progress' WHEN 'in_progress' THEN 'review' WHEN 'review' THEN 'done' ELSE 'todo' END,
-    position = 'z' || md5(random()::text), completed_at = NULL, version = version + 1, updated_at = now() WHERE id = :tid),
-  activity AS (INSERT INTO activity_log (id, user_id, project_id, task_id, action, details, created_at, from_status, to_status)
-    VALUES (gen_random_uuid(), :uid, :pid, :tid, 'task.moved', '{"from":"todo","to":"review"}', now(), 'todo', 'review')),
-  head AS (UPDATE projects SET event_seq = event_seq + 1 WHERE id = :pid RETURNING event_seq)
-INSERT INTO events (project_id, seq, event_type, actor_id, payload, created_at, subject_id)
-  SELECT :pid, event_seq, 'task.moved', :uid, '{"type":"task.moved"}', now(), :tid FROM head;
-COMMIT;
+\\set n random(1, 4)
+SELECT * FROM flowtrack_move_task(:pid, :tid, :uid, 'owner,editor', false, (ARRAY['in_progress', 'review', 'done', 'todo'])[:n], NULL, now(), gen_random_uuid(), :mhead, :mmiddle);
 """
 
 PGBENCH_TPS = re.compile(r"tps = ([\d.]+)")
@@ -352,16 +354,16 @@ def scenario_writes(label: str, database_url: str, pg_env: dict | None, pg_dsn: 
     clients = 8
     try:
         token, user_id, project_id, ids, _ = fixture(server.base, tasks=1)
-        for name, script, pg_script in [
-            ("create POST /tasks", create_script(token, project_id), PGBENCH_CREATE),
-            ("move PATCH /tasks/{id}/move", move_script(token, ids[0]), PGBENCH_MOVE),
+        for name, script, pg_script, pg_vars in [
+            ("create POST /tasks", create_script(token, project_id), PGBENCH_CREATE, PGBENCH_CREATE_VARS),
+            ("move PATCH /tasks/{id}/move", move_script(token, ids[0]), PGBENCH_MOVE, PGBENCH_MOVE_VARS),
         ]:
             ft, base = [], []
             for _ in range(RUNS):
                 rps, _ = wrk(server.base + "/", clients, script=script)
                 ft.append(rps)
                 if pg_env:
-                    base.append(pgbench(pg_env, pg_dsn, pg_script, clients, {"pid": project_id, "uid": user_id, "tid": ids[0]}))
+                    base.append(pgbench(pg_env, pg_dsn, pg_script, clients, {"pid": project_id, "uid": user_id, "tid": ids[0], **pg_vars}))
             if pg_env:
                 ratio = statistics.median(ft) / statistics.median(base)
                 record(f"Write {name} ({label}), {clients} clients", fmt(ft, " tx/s"), fmt(base, " tx/s") + " (pgbench, same statements)",

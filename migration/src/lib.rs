@@ -1,8 +1,9 @@
 //! Database schema of FlowTrack: one migration set for SQLite and PostgreSQL.
 //!
 //! Migrations are written with SeaQuery's schema builder (never raw SQL) so the same
-//! definition produces the right DDL for either backend — except one PostgreSQL function
-//! (`m20261205_000006_lock_project`), which SeaQuery cannot express.
+//! definition produces the right DDL for either backend — except PostgreSQL's functions
+//! (`m20261205_000006_lock_project`, `m20261205_000007_task_statements`), which SeaQuery cannot
+//! express.
 
 pub use sea_orm_migration::prelude::*;
 
@@ -13,6 +14,7 @@ mod m20261205_000003_api_tokens;
 mod m20261205_000004_webhooks;
 mod m20261205_000005_session_epoch;
 mod m20261205_000006_lock_project;
+mod m20261205_000007_task_statements;
 
 pub struct Migrator;
 
@@ -27,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000004_webhooks::Migration),
             Box::new(m20261205_000005_session_epoch::Migration),
             Box::new(m20261205_000006_lock_project::Migration),
+            Box::new(m20261205_000007_task_statements::Migration),
         ]
     }
 }

@@ -1150,3 +1150,127 @@ async fn an_unchanged_board_answers_304_to_its_etag() {
     let hidden = board(&stranger, Some(tag)).await.expect("board");
     assert_eq!(hidden.status(), StatusCode::NOT_FOUND);
 }
+
+/// PostgreSQL's `flowtrack_position_after` (the append position of a one-statement task
+/// creation) gives exactly the server's `position::between(Some(last), None)`: for every key
+/// of one digit, every two-digit key of the edge digits, long runs of the largest digit,
+/// malformed keys, and 5 000 pseudo-random keys.
+#[tokio::test]
+async fn the_databases_append_position_is_the_servers() {
+    use flowtrack_store::services::position;
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    if !on_postgres() {
+        return; // SQLite computes every position in the server.
+    }
+    let app = TestApp::spawn().await;
+    const DIGITS: &str = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let edges = ["0", "1", "9", "A", "V", "Z", "a", "y", "z"];
+    let mut keys: Vec<String> = DIGITS.chars().map(String::from).collect();
+    for a in edges {
+        for b in edges {
+            keys.push(format!("{a}{b}"));
+        }
+    }
+    for n in 1..=8 {
+        keys.push("z".repeat(n));
+        keys.push(format!("a{}", "z".repeat(n)));
+        keys.push(format!("{}y", "z".repeat(n)));
+    }
+    keys.extend(["", "a0", "V-", "Vé", " V", "zz0", "0"].map(String::from));
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1);
+        (state >> 33) as usize
+    };
+    for _ in 0..5_000 {
+        let len = 1 + next() % 7;
+        // Mostly the largest digits, so carries are common.
+        let key: String = (0..len)
+            .map(|_| match next() % 3 {
+                0 => 'z',
+                _ => DIGITS.as_bytes()[next() % 62] as char,
+            })
+            .collect();
+        keys.push(key);
+    }
+    let db = &app.state.db.write;
+    for key in &keys {
+        let row = db
+            .query_one_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT flowtrack_position_after($1) AS after",
+                [key.as_str().into()],
+            ))
+            .await
+            .expect("query")
+            .expect("a row");
+        let in_sql: String = row.try_get("", "after").expect("text");
+        assert_eq!(in_sql, position::between(Some(key), None), "after {key:?}");
+    }
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT flowtrack_position_after(NULL) AS after",
+        ))
+        .await
+        .expect("query")
+        .expect("a row");
+    let in_sql: String = row.try_get("", "after").expect("text");
+    assert_eq!(in_sql, position::between(None, None));
+}
+
+/// Every stored event's text is exactly what the server's serializer writes — on PostgreSQL
+/// including the creations and moves whose text the database assembles (the cut payloads,
+/// `flowtrack_task_json`): strings with quotes, backslashes, control characters and
+/// non-ASCII, labels, a due date, moves into, within and out of `done`. Seqs are gapless.
+#[tokio::test]
+async fn stored_events_are_the_servers_serialization_byte_for_byte() {
+    use flowtrack_store::models::events;
+    use flowtrack_store::services::event::ProjectEvent;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    let app = TestApp::spawn().await;
+    let owner = app.register().await;
+    let pid = id_of(&app.create_project(&owner, "Bytes").await);
+    let title = "Quote \" backslash \\ tab \t bell \u{7} del \u{7f} \u{2028} é 漢 🚀 </script>";
+    let task = app
+        .create_task(
+            &owner,
+            &pid,
+            json!({"title": title, "description": "line\r\nnext \u{1f} \"q\"",
+                   "labels": ["ops", "ü \"x\""], "due_date": "2026-12-31", "priority": "high"}),
+        )
+        .await;
+    let done = app
+        .create_task(
+            &owner,
+            &pid,
+            json!({"title": "born done", "status": "done"}),
+        )
+        .await;
+    let tid = id_of(&task);
+    for status in ["in_progress", "done", "done", "todo", "review"] {
+        moved(&app, &owner, &tid, json!({"status": status})).await;
+    }
+    moved(&app, &owner, &id_of(&done), json!({"status": "todo"})).await;
+    let stored = events::Entity::find()
+        .filter(events::Column::ProjectId.eq(Uuid::parse_str(&pid).expect("uuid")))
+        .order_by_asc(events::Column::Seq)
+        .all(&app.state.db.read)
+        .await
+        .expect("events");
+    assert_eq!(
+        stored.len(),
+        1 + 2 + 6,
+        "project created, 2 creations, 6 moves"
+    );
+    for (i, event) in stored.iter().enumerate() {
+        assert_eq!(event.seq, i as i64 + 1, "gapless seqs");
+        let parsed = ProjectEvent::from_json(&event.payload).expect("a valid event");
+        assert_eq!(parsed.to_json(), event.payload, "seq {}", event.seq);
+    }
+    let created = ProjectEvent::from_json(&stored[1].payload).expect("event");
+    let as_json: Value = serde_json::from_str(&created.to_json()).expect("json");
+    assert_eq!(as_json["data"]["task"]["title"], title);
+}

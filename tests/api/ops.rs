@@ -516,22 +516,34 @@ async fn instances_started_together_on_an_empty_database_all_become_ready() {
     apps[3].login(&user.email, PASSWORD).await;
 }
 
-/// `FLOWTRACK_DB_POOL_SIZE` sizes the PostgreSQL pool, or the SQLite readers.
+/// `FLOWTRACK_DB_POOL_SIZE` sizes the PostgreSQL read pool, or the SQLite readers; writes
+/// have a pool of their own: on PostgreSQL at most 8 connections (fewer when the setting is
+/// smaller), on SQLite its one writer.
 #[tokio::test]
 async fn the_database_pool_size_is_a_setting() {
-    let app = TestApp::spawn_with(|cfg| cfg.db_pool_size = Some(3)).await;
-    let read = &app.state.db.read;
-    let size = match read.get_database_backend() {
-        sea_orm::DbBackend::Postgres => read
-            .get_postgres_connection_pool()
-            .options()
-            .get_max_connections(),
-        _ => read
-            .get_sqlite_connection_pool()
-            .options()
-            .get_max_connections(),
-    };
-    assert_eq!(size, 3);
+    use sea_orm::{DatabaseConnection, DbBackend};
+    fn max(db: &DatabaseConnection) -> u32 {
+        match db.get_database_backend() {
+            DbBackend::Postgres => db
+                .get_postgres_connection_pool()
+                .options()
+                .get_max_connections(),
+            _ => db
+                .get_sqlite_connection_pool()
+                .options()
+                .get_max_connections(),
+        }
+    }
+    for (setting, writers_on_postgres) in [(3, 3), (20, 8)] {
+        let app = TestApp::spawn_with(|cfg| cfg.db_pool_size = Some(setting)).await;
+        assert_eq!(max(&app.state.db.read), setting);
+        let writers = if on_postgres() {
+            writers_on_postgres
+        } else {
+            1
+        };
+        assert_eq!(max(&app.state.db.write), writers, "pool size {setting}");
+    }
 }
 
 /// `flowtrack_ws_fanout_seconds` times each event from the hub taking it to the last local

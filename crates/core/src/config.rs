@@ -205,8 +205,9 @@ pub struct Settings {
         value_parser = value_parser!(u32).range(1..=1_000_000)
     )]
     max_connections: u32,
-    /// Database connections of this instance: the PostgreSQL pool (default 32), or the
-    /// SQLite readers beside the one writer (default 8).
+    /// Database connections of this instance for reads: the PostgreSQL read pool (default
+    /// 32; writes have their own of at most 8, fewer if this is smaller), or the SQLite
+    /// readers beside the one writer (default 8).
     #[arg(
         long,
         global = true,

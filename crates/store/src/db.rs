@@ -30,11 +30,36 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Connections of a PostgreSQL pool, and SQLite readers (besides the one writer), unless
 /// `FLOWTRACK_DB_POOL_SIZE` says otherwise.
 pub const DEFAULT_POSTGRES_POOL: u32 = 32;
+/// PostgreSQL writes have a pool of their own, of at most this many connections (fewer if
+/// `FLOWTRACK_DB_POOL_SIZE` is smaller). The writes of a project queue on its row lock, so
+/// more connections only add PostgreSQL processes taking turns at it, and reads keep their
+/// connections while writes queue. bench/: moves ÷ pgbench 0.74 with the 32 connections
+/// shared, 0.81 with 8–10.
+pub const POSTGRES_WRITERS: u32 = 8;
 pub const DEFAULT_SQLITE_READERS: u32 = 8;
 
 /// The key of the PostgreSQL advisory lock migrations run under (any constant shared by
 /// every instance; this one spells "flowtrak" in ASCII).
 const MIGRATION_LOCK: i64 = 0x666c_6f77_7472_616b;
+
+/// PostgreSQL's pool options for `max` connections.
+fn postgres_options(url: &str, max: u32) -> ConnectOptions {
+    let mut options = ConnectOptions::new(url);
+    options
+        .max_connections(max)
+        .min_connections(1)
+        .connect_timeout(ACQUIRE_TIMEOUT)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        // A pooled connection idle for a second or more is checked before use, so
+        // connections broken by a database restart are replaced instead of failing a
+        // request. One in use moments ago is not: sqlx already checks every connection as it
+        // goes back to the pool (a round trip of its own, closing broken ones), and a check
+        // per use was one more round trip per request — per write, one in six of FlowTrack's
+        // round trips (bench/README.md).
+        .test_before_acquire_if_idle_for(Duration::from_secs(1))
+        .sqlx_logging(false);
+    options
+}
 
 impl Db {
     /// Connects to `url`; `pool_size` overrides the PostgreSQL pool size or the number of
@@ -55,25 +80,11 @@ impl Db {
             let read = connect_sqlite(url, readers).await?;
             Ok(Self { read, write })
         } else {
-            let mut options = ConnectOptions::new(url);
-            options
-                .max_connections(pool_size.unwrap_or(DEFAULT_POSTGRES_POOL))
-                .min_connections(1)
-                .connect_timeout(ACQUIRE_TIMEOUT)
-                .acquire_timeout(ACQUIRE_TIMEOUT)
-                // A pooled connection idle for a second or more is checked before use, so
-                // connections broken by a database restart are replaced instead of failing a
-                // request. One in use moments ago is not: sqlx already checks every
-                // connection as it goes back to the pool (a round trip of its own, closing
-                // broken ones), and a check per use was one more round trip per request —
-                // per write, one in six of FlowTrack's round trips (bench/README.md).
-                .test_before_acquire_if_idle_for(Duration::from_secs(1))
-                .sqlx_logging(false);
-            let conn = Database::connect(options).await?;
-            Ok(Self {
-                read: conn.clone(),
-                write: conn,
-            })
+            let readers = pool_size.unwrap_or(DEFAULT_POSTGRES_POOL);
+            let read = Database::connect(postgres_options(url, readers)).await?;
+            let write =
+                Database::connect(postgres_options(url, readers.min(POSTGRES_WRITERS))).await?;
+            Ok(Self { read, write })
         }
     }
 

@@ -10,15 +10,20 @@
 //! 4. commit, then publish the events on the bus.
 //!
 //! So on PostgreSQL a typical change holds the project's lock for two round trips after it is
-//! granted (the write, the commit), whatever it reads.
+//! granted (the write, the commit), whatever it reads. The most frequent changes — a task
+//! created without an assignee, a task moved to the end of a column — are one statement
+//! instead ([`statement`], `services::tasks`): the lock is held for PostgreSQL's own work.
 //!
 //! So a project's `seq` is gapless and in commit order, and an event exists iff its change
 //! committed.
 
 mod lock;
 mod log;
+mod statement;
 
 pub use lock::{Locked, Lookup};
+pub use statement::run as run_statement;
+pub use statement::{Memberships, PayloadCut};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -234,12 +239,18 @@ impl ProjectTransaction {
     /// caller reads its own write) and publishes the events and notifications.
     pub async fn commit(self, state: &Store) -> AppResult<()> {
         self.txn.commit().await?;
-        for message in &self.published {
-            if let BusMessage::Event(event) = message {
-                state.read_cache.apply(event);
-            }
-        }
-        state.bus.publish_all(self.published);
+        committed(state, self.published);
         Ok(())
     }
+}
+
+/// After a change committed: drops what read caches hold of it (before answering, so the
+/// caller reads its own write), then publishes its events and notifications.
+pub fn committed(state: &Store, published: Vec<BusMessage>) {
+    for message in &published {
+        if let BusMessage::Event(event) = message {
+            state.read_cache.apply(event);
+        }
+    }
+    state.bus.publish_all(published);
 }

@@ -1,5 +1,6 @@
 //! Moving a task on the board: to the end of a column, or between two neighbours, writing
-//! only the moved task's fractional `position`.
+//! only the moved task's fractional `position` (on PostgreSQL a move to the end of a column
+//! is one statement: [`super::move_pg`]).
 
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
@@ -100,6 +101,9 @@ pub async fn move_task(
     target: Move,
     if_match: IfMatch,
 ) -> AppResult<Task> {
+    if super::move_pg::applies(state, &target) {
+        return super::move_pg::move_task(state, actor, id, target, if_match).await;
+    }
     // Appending (the usual move) needs the column's last position: read it under the lock.
     let column = (target.before_id.is_none() && target.after_id.is_none()).then_some(target.status);
     let (mut change, current, last) =

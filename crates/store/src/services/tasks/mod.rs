@@ -1,12 +1,16 @@
 //! Tasks: create, read, list, update, move on the board, delete — with optimistic
 //! concurrency (`version` / `If-Match`) and one event per change.
 //!
-//! - [`write`]: create, update and delete (each one [`ProjectTransaction`]);
-//! - [`board`]: moves between and within columns (fractional positions);
+//! - [`write`]: create, update and delete (each one [`ProjectTransaction`]; on PostgreSQL a
+//!   creation without an assignee is one statement: [`create_pg`]);
+//! - [`board`]: moves between and within columns (fractional positions; on PostgreSQL a move
+//!   to the end of a column is one statement: [`move_pg`]);
 //! - [`query`]: `GET /tasks` filters, sorts and keyset pagination;
 //! - here: the task as the API shows it, `If-Match`, and single-task reads.
 
 mod board;
+mod create_pg;
+mod move_pg;
 mod query;
 mod write;
 
@@ -179,6 +183,17 @@ pub async fn cached_role(
     Ok(policy::effective_role(principal.user.role, membership))
 }
 
+/// The project of task `id`, the one its change locks: from memory when known (a task never
+/// changes project; one deleted since is found missing under the lock).
+async fn project_of(state: &Store, id: Uuid) -> AppResult<Uuid> {
+    if let Some(project_id) = state.read_cache.task_project(id) {
+        return Ok(project_id);
+    }
+    let project_id = find(&state.db.read, id).await?.project_id;
+    state.read_cache.put_task_project(id, project_id);
+    Ok(project_id)
+}
+
 /// Locks the task's project for a change and re-reads the task under the lock (with the
 /// last position of `column`, excluding the task, when asked).
 async fn begin_task_change(
@@ -188,16 +203,7 @@ async fn begin_task_change(
     if_match: &IfMatch,
     column: Option<TaskStatus>,
 ) -> AppResult<(ProjectTransaction, tasks::Model, Option<String>)> {
-    // Which project to lock: from memory when known (a task never changes project; one
-    // deleted since is found missing under the lock below).
-    let project_id = match state.read_cache.task_project(id) {
-        Some(project_id) => project_id,
-        None => {
-            let project_id = find(&state.db.read, id).await?.project_id;
-            state.read_cache.put_task_project(id, project_id);
-            project_id
-        }
-    };
+    let project_id = project_of(state, id).await?;
     let lookup = Lookup {
         task: Some(id),
         column,

@@ -76,6 +76,9 @@ pub struct NewTask {
 }
 
 pub async fn create(state: &Store, actor: &Principal, new: NewTask) -> AppResult<Task> {
+    if super::create_pg::applies(state, &new) {
+        return super::create_pg::create(state, actor, new).await;
+    }
     let lookup = Lookup {
         task: None,
         column: Some(new.status),
