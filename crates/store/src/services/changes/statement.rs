@@ -130,11 +130,6 @@ impl PayloadCut {
     pub fn position_mark() -> String {
         POSITION_MARK.to_string()
     }
-
-    /// The text with the seq and position put in (as the database does).
-    pub fn fill(&self, seq: i64, position: &str) -> String {
-        format!("{}{seq}{}{position}{}", self.head, self.middle, self.tail)
-    }
 }
 
 fn unique(text: &str, pattern: &str) -> Option<usize> {
@@ -178,6 +173,13 @@ mod tests {
                     completed_at: None,
                 },
             }),
+        }
+    }
+
+    impl PayloadCut {
+        /// The text with the seq and position put in, as the database does.
+        fn fill(&self, seq: i64, position: &str) -> String {
+            format!("{}{seq}{}{position}{}", self.head, self.middle, self.tail)
         }
     }
 
