@@ -254,6 +254,20 @@ async fn on_accept_error(err: io::Error) {
     tokio::time::sleep(Duration::from_millis(200)).await;
 }
 
+/// The connection under an upgraded request, its slot in the connection limit, and the bytes
+/// the client sent after the request that were read already; `None` if the request did not
+/// come through [`run`] (the WebSocket writers need the socket itself, see
+/// `realtime::outlet`).
+pub fn upgraded_socket(
+    upgraded: hyper::upgrade::Upgraded,
+) -> Option<(TcpStream, OwnedSemaphorePermit, Vec<u8>)> {
+    let parts = upgraded.downcast::<TokioIo<Slotted>>().ok()?;
+    let Slotted { stream, _permit } = parts.io.into_inner();
+    // Copied out: the bytes are a view of the connection's whole read buffer (8 KiB and
+    // more), which would otherwise stay allocated for the socket's life.
+    Some((stream, _permit, parts.read_buf.to_vec()))
+}
+
 /// A client connection that holds its connection slot until it is dropped (after an upgrade,
 /// that is when the WebSocket closes).
 struct Slotted {

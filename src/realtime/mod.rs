@@ -2,4 +2,5 @@
 //! endpoint. Both read the event log only through `flowtrack_store::feed`.
 
 pub mod hub;
+pub mod outlet;
 pub mod ws;

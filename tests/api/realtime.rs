@@ -548,3 +548,187 @@ async fn a_redis_outage_delays_delivery_but_loses_nothing() {
     }
     redis.kill().await;
 }
+
+/// A socket whose client reads with a 4 KiB receive buffer: the server can write only so
+/// much before the socket stops taking frames.
+async fn ws_with_small_buffer(app: &TestApp, user: &TestUser) -> WsClient {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    let stream = socket.connect(app.addr).await.expect("connect");
+    let url = app.ws_url(user.id, &format!("?token={}", user.access));
+    let request = url.into_client_request().expect("request");
+    let (stream, _) =
+        tokio_tungstenite::client_async(request, tokio_tungstenite::MaybeTlsStream::Plain(stream))
+            .await
+            .expect("upgrade");
+    WsClient {
+        stream,
+        response_protocol: None,
+    }
+}
+
+async fn counter(app: &TestApp, name: &str) -> f64 {
+    let text = app
+        .get("/metrics")
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("text");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// A client that stops reading while megabytes of events come: the frames its socket cannot
+/// take wait for it (the hub's writers hand them to its session and go on with the other
+/// sockets), and once it reads again it gets every event once, whole and in order — while a
+/// client that kept reading had them all already.
+#[tokio::test]
+async fn a_client_that_stops_reading_loses_nothing_and_holds_up_no_one() {
+    let app = TestApp::spawn().await;
+    let owner = app.register().await;
+    let pid = id_of(&app.create_project(&owner, "Large").await);
+    // The metrics recorder is installed by the first scrape; the counter only grows.
+    let deferred_before = counter(&app, "flowtrack_ws_frames_deferred_total").await;
+    let mut stalled = ws_with_small_buffer(&app, &owner).await;
+    let mut reading = app.ws(&owner, "").await;
+    let head = app.board(&owner, &pid).await["seq"].as_i64().expect("seq");
+
+    // ≈ 5.5 MB of events: more than the server's socket send buffer (4 MiB at most here)
+    // and the stalled client's receive buffer together.
+    let tasks = 600;
+    let description = "d".repeat(9_000);
+    for i in 0..tasks {
+        let title = format!("large {i}");
+        app.create_task(
+            &owner,
+            &pid,
+            json!({"title": title, "description": description}),
+        )
+        .await;
+    }
+    let expected: Vec<i64> = (head + 1..=head + tasks as i64).collect();
+    assert_eq!(seqs(&reading.events(tasks).await), expected);
+    let deferred = counter(&app, "flowtrack_ws_frames_deferred_total").await - deferred_before;
+    assert!(
+        deferred >= 1.0,
+        "no frame was deferred: the test did not fill the socket"
+    );
+
+    let events = stalled.events(tasks).await;
+    assert_eq!(seqs(&events), expected);
+    for (i, event) in events.iter().enumerate() {
+        let task = &event["data"]["task"];
+        assert_eq!(task["title"], format!("large {i}"));
+        assert_eq!(task["description"], description.as_str());
+    }
+    stalled.expect_silence(QUIET).await;
+    reading.expect_silence(QUIET).await;
+}
+
+/// A fan-out to more sockets than the hub writes itself goes through its writer tasks; events
+/// of a small project meanwhile are written by the hub. Every socket still gets every event
+/// of each project once and in order.
+#[tokio::test]
+async fn large_and_small_fan_outs_together_keep_each_projects_order() {
+    let app = TestApp::spawn().await;
+    let owner = app.register().await;
+    let editor = app.register().await;
+    let large = id_of(&app.create_project(&owner, "Many screens").await);
+    let small = id_of(&app.create_project(&editor, "Few screens").await);
+    app.add_member(&owner, &large, &editor, "editor").await;
+    let mut owner_sockets = Vec::new();
+    for _ in 0..100 {
+        owner_sockets.push(app.ws(&owner, "").await);
+    }
+    let mut editor_socket = app.ws(&editor, "").await;
+    let large_head = app.board(&owner, &large).await["seq"]
+        .as_i64()
+        .expect("seq");
+    let small_head = app.board(&editor, &small).await["seq"]
+        .as_i64()
+        .expect("seq");
+
+    let writes = 20;
+    let mut handles = Vec::new();
+    for i in 0..writes {
+        for (pid, token) in [(&large, &owner.access), (&small, &editor.access)] {
+            let request = app
+                .post("/tasks")
+                .bearer_auth(token)
+                .json(&json!({"project_id": pid, "title": format!("t{i}")}));
+            handles.push(tokio::spawn(async move {
+                request.send().await.expect("send").status().as_u16()
+            }));
+        }
+    }
+    for h in handles {
+        assert_eq!(h.await.expect("join"), 201);
+    }
+    let in_order = |head: i64| (head + 1..=head + writes as i64).collect::<Vec<i64>>();
+    for socket in &mut owner_sockets {
+        assert_eq!(seqs(&socket.events(writes).await), in_order(large_head));
+        socket.expect_silence(Duration::from_millis(50)).await;
+    }
+    let events = editor_socket.events(2 * writes).await;
+    let of = |pid: &str| -> Vec<Value> {
+        events
+            .iter()
+            .filter(|e| e["project_id"] == pid)
+            .cloned()
+            .collect()
+    };
+    assert_eq!(seqs(&of(&large)), in_order(large_head));
+    assert_eq!(seqs(&of(&small)), in_order(small_head));
+    editor_socket.expect_silence(QUIET).await;
+}
+
+/// A client that reads nothing while more events come than its socket and its queue on the
+/// server hold (1 024 events) is let go: it reads what was queued, in order, then a close
+/// 1013, and resumes from its last seq without a gap.
+#[tokio::test]
+async fn a_client_that_cannot_keep_up_is_closed_with_1013_and_resumes_without_a_gap() {
+    let app = TestApp::spawn().await;
+    let owner = app.register().await;
+    let pid = id_of(&app.create_project(&owner, "Flood").await);
+    let mut stalled = ws_with_small_buffer(&app, &owner).await;
+    let head = app.board(&owner, &pid).await["seq"].as_i64().expect("seq");
+    let tasks = 1_800;
+    let description = "d".repeat(9_000);
+    for i in 0..tasks {
+        let title = format!("flood {i}");
+        app.create_task(
+            &owner,
+            &pid,
+            json!({"title": title, "description": description}),
+        )
+        .await;
+    }
+    let mut last = head;
+    let close = loop {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        let message = tokio::time::timeout(Duration::from_secs(5), stalled.stream.next()).await;
+        match message.expect("a message within 5 s") {
+            Some(Ok(Message::Text(text))) => {
+                let event: Value = serde_json::from_str(text.as_str()).expect("json");
+                let seq = event["seq"].as_i64().expect("an event");
+                assert_eq!(seq, last + 1, "in order, no gap");
+                last = seq;
+            }
+            Some(Ok(Message::Close(frame))) => break frame.map(|f| u16::from(f.code)),
+            Some(Ok(_)) => {}
+            other => panic!("the socket ended without a close frame: {other:?}"),
+        }
+    };
+    assert_eq!(close, Some(1013));
+    assert!(last < head + tasks as i64, "it was let go before the end");
+    let mut resumed = app.ws(&owner, &format!("&resume={pid}:{last}")).await;
+    let rest = resumed.events((head + tasks as i64 - last) as usize).await;
+    let expected: Vec<i64> = (last + 1..=head + tasks as i64).collect();
+    assert_eq!(seqs(&rest), expected);
+    resumed.expect_silence(QUIET).await;
+}

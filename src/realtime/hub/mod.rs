@@ -8,15 +8,18 @@
 //! `event_seq` with what was delivered, so an event whose publish was lost (Redis down, a
 //! crash between commit and publish) still arrives, only later.
 //!
-//! Socket queues are bounded: a client that cannot keep up is disconnected (it reconnects
-//! and resumes) instead of slowing everyone down.
+//! Live events are written to the sockets by the hub's writers ([`lanes`]), not by a task per
+//! socket (see [`crate::realtime::outlet`]). A socket that cannot take an event at once gets
+//! it, and the events after it, through its session's queue. That queue is bounded: a client
+//! that cannot keep up is disconnected (it reconnects and resumes) instead of slowing
+//! everyone down.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::Utf8Bytes;
+use bytes::Bytes;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -25,6 +28,8 @@ use flowtrack_store::bus::{BusMessage, Event};
 use flowtrack_store::db::Db;
 use flowtrack_store::feed::{self, AccessRow};
 use flowtrack_store::services::event::{Access, EventType};
+
+use crate::realtime::outlet::{Offer, Outlet, text_frame};
 
 /// What a socket task receives from the hub.
 ///
@@ -45,6 +50,8 @@ pub enum Outbound {
     SessionsEndedBefore(i64),
     /// Send a range of a project's events from the log (see [`ReplayRange`]).
     Replay(Arc<ReplayRange>),
+    /// The socket could not take all of a frame at once: write the rest when it can.
+    Flush,
 }
 
 /// A personal notification about a project, as its JSON text.
@@ -85,27 +92,29 @@ pub struct ReplayRange {
 #[derive(Debug)]
 pub struct Delivery {
     pub event: Event,
-    pub text: Utf8Bytes,
+    /// The event's WebSocket frame, encoded once for every socket.
+    pub frame: Bytes,
     /// When the hub took the event (right after its commit, or its arrival through Redis).
     pub taken_at: Instant,
 }
 
 impl Delivery {
     pub fn new(event: Event) -> Self {
-        let text = Utf8Bytes::from(event.payload.to_string());
+        let frame = text_frame(event.payload.as_ref());
         Self {
             event,
-            text,
+            frame,
             taken_at: Instant::now(),
         }
     }
 }
 
-/// Every socket holds the delivery until its write of the frame returned (or it skipped
-/// it), so the last one dropped marks the end of the event's fan-out: the metric
-/// `flowtrack_ws_fanout_seconds` is the time from the hub taking the event to the last
-/// local socket write returning — the server's part of the delivery latency, apart from the
-/// client's.
+/// The hub's writers hold the delivery until their last socket write of the frame returned,
+/// and a socket's session until it wrote (or skipped) the event, so the last one dropped
+/// marks the end of the event's fan-out: the metric `flowtrack_ws_fanout_seconds` is the time
+/// from the hub taking the event to the last local socket write returning — the server's
+/// part of the delivery latency, apart from the client's. (The rest of a frame a socket could
+/// not take at once is written after.)
 impl Drop for Delivery {
     fn drop(&mut self) {
         metrics::histogram!(FANOUT_METRIC).record(self.taken_at.elapsed().as_secs_f64());
@@ -131,7 +140,7 @@ pub type ConnId = u64;
 enum Command {
     Register {
         user_id: Uuid,
-        sender: mpsc::Sender<Outbound>,
+        outlet: Arc<Outlet>,
         reply: oneshot::Sender<ConnId>,
     },
     /// Starts delivering these projects (with their `event_seq` as read after `Register`) to
@@ -142,6 +151,8 @@ enum Command {
         reply: oneshot::Sender<Vec<(Uuid, i64)>>,
     },
     Unregister(ConnId),
+    /// A socket's queue overflowed while a writer offered it an event.
+    TooSlow(ConnId),
     /// Events read from the database (gap fill or catch-up); `Err` if the read failed.
     Fetched {
         project_id: Uuid,
@@ -163,7 +174,7 @@ pub struct Hub {
 
 struct Connection {
     user_id: Uuid,
-    sender: mpsc::Sender<Outbound>,
+    outlet: Arc<Outlet>,
     /// When the socket registered: a join committed later is one it was open for.
     registered_at: chrono::DateTime<chrono::Utc>,
 }
@@ -192,6 +203,7 @@ struct HubTask {
     feeds: HashMap<Uuid, ProjectFeed>,
     next_id: ConnId,
     connections: Arc<AtomicU64>,
+    lanes: lanes::Lanes,
 }
 
 impl Hub {
@@ -211,6 +223,7 @@ impl Hub {
             feeds: HashMap::new(),
             next_id: 1,
             connections: connections.clone(),
+            lanes: lanes::Lanes::start(commands.clone()),
         };
         tokio::spawn(task.run(inbox, bus, shutdown));
         Self {
@@ -225,12 +238,12 @@ impl Hub {
     ///
     /// Registering first and reading the memberships after closes the window in which a
     /// project created meanwhile would be in neither.
-    pub async fn register(&self, user_id: Uuid, sender: mpsc::Sender<Outbound>) -> Option<ConnId> {
+    pub async fn register(&self, user_id: Uuid, outlet: Arc<Outlet>) -> Option<ConnId> {
         let (reply, id) = oneshot::channel();
         self.commands
             .send(Command::Register {
                 user_id,
-                sender,
+                outlet,
                 reply,
             })
             .ok()?;
@@ -268,6 +281,7 @@ impl Hub {
     }
 }
 
+mod lanes;
 mod log;
 mod reconcile;
 mod task;

@@ -39,7 +39,7 @@ impl HubTask {
         match command {
             Command::Register {
                 user_id,
-                sender,
+                outlet,
                 reply,
             } => {
                 let id = self.next_id;
@@ -48,7 +48,7 @@ impl HubTask {
                     id,
                     Connection {
                         user_id,
-                        sender,
+                        outlet,
                         registered_at: chrono::Utc::now(),
                     },
                 );
@@ -64,6 +64,7 @@ impl HubTask {
                 reply,
             } => self.follow(conn, projects, reply),
             Command::Unregister(id) => self.drop_conn(id),
+            Command::TooSlow(id) => self.drop_slow(id),
             Command::Fetched {
                 project_id,
                 to,
@@ -229,17 +230,18 @@ impl HubTask {
         if let (Some(Access::Joins(user)), Some(feed)) = (access, self.feeds.get_mut(&project_id)) {
             feed.members.insert(user);
         }
-        let members: Vec<Uuid> = self
-            .feeds
-            .get(&project_id)
-            .map(|f| f.members.iter().copied().collect())
-            .unwrap_or_default();
-        let mut delivered = 0u64;
-        let delivery = Arc::new(Delivery::new(event));
-        for user in &members {
-            delivered += self.send_user(*user, Outbound::Event(delivery.clone()));
+        let mut targets = Vec::new();
+        if let Some(feed) = self.feeds.get(&project_id) {
+            for user in &feed.members {
+                for id in self.users.get(user).into_iter().flatten() {
+                    if let Some(conn) = self.conns.get(id) {
+                        targets.push((*id, conn.outlet.clone()));
+                    }
+                }
+            }
         }
-        metrics::counter!("flowtrack_events_delivered_total").increment(delivered);
+        metrics::counter!("flowtrack_events_delivered_total").increment(targets.len() as u64);
+        self.lanes.write(Arc::new(Delivery::new(event)), targets);
         match access {
             Some(Access::Leaves(user)) => {
                 if let Some(feed) = self.feeds.get_mut(&project_id) {
@@ -274,24 +276,32 @@ impl HubTask {
         let mut too_slow = Vec::new();
         for id in ids.iter().filter(|id| **id != except) {
             if let Some(conn) = self.conns.get(id) {
-                match conn.sender.try_send(message.clone()) {
-                    Ok(()) => sent += 1,
-                    Err(mpsc::error::TrySendError::Full(_)) => too_slow.push(*id),
-                    Err(mpsc::error::TrySendError::Closed(_)) => too_slow.push(*id),
+                match conn.outlet.post(message.clone()) {
+                    Offer::Taken => sent += 1,
+                    Offer::TooSlow => too_slow.push(*id),
                 }
             }
         }
         for id in too_slow {
+            self.drop_slow(id);
+        }
+        sent
+    }
+
+    /// Lets go of a socket whose queue overflowed; its session closes it (1013) and the
+    /// client resumes after reconnecting.
+    pub(super) fn drop_slow(&mut self, id: ConnId) {
+        if self.conns.contains_key(&id) {
             tracing::info!(conn = id, "closing a socket that cannot keep up");
             self.drop_conn(id);
         }
-        sent
     }
 
     pub(super) fn drop_conn(&mut self, id: ConnId) {
         let Some(conn) = self.conns.remove(&id) else {
             return;
         };
+        conn.outlet.detach();
         let user = conn.user_id;
         let last_of_user = match self.users.get_mut(&user) {
             Some(ids) => {
@@ -314,7 +324,7 @@ impl HubTask {
 
     pub(super) fn close_all(&mut self, frame: &'static CloseFrame) {
         for conn in self.conns.values() {
-            let _ = conn.sender.try_send(Outbound::Close(frame));
+            let _ = conn.outlet.post(Outbound::Close(frame));
         }
     }
 }

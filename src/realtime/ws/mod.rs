@@ -9,12 +9,17 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use axum::extract::{FromRequestParts, Request, State, WebSocketUpgrade};
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
+use bytes::Bytes;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
@@ -22,6 +27,7 @@ use crate::http::input::Query;
 use crate::http::path::PathId;
 use crate::http::problem::{ApiResult, Problem};
 use crate::realtime::hub::{ConnId, Hub, Outbound, ReplayRange, SOCKET_QUEUE, fetch_events};
+use crate::realtime::outlet::{Outlet, SessionIo, text_frame};
 use crate::state::AppState;
 use flowtrack_core::error::{AppError, FieldError};
 use flowtrack_store::auth::{Principal, TokenGrant};
@@ -30,9 +36,13 @@ use flowtrack_store::services::auth::authenticate;
 use flowtrack_store::services::tokens;
 
 mod session;
+mod upgrade;
 
-pub use session::SentRanges;
 use session::Session;
+use upgrade::Upgrade;
+
+/// A session's socket: read by the WebSocket protocol, written through its outlet.
+type Socket = WebSocketStream<SessionIo>;
 
 /// Idle sockets get a ping this often (the first one 30–60 s after the last message).
 const PING_EVERY: Duration = Duration::from_secs(30);
@@ -136,34 +146,43 @@ async fn notifications_socket(
         None => HashMap::new(),
     };
     let (mut parts, _) = req.into_parts();
-    let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &state)
-        .await
-        .map_err(|e| AppError::BadRequest(format!("Not a WebSocket upgrade: {e}")))?;
-    let upgrade = if via_subprotocol {
-        upgrade.protocols(["bearer"])
-    } else {
-        upgrade
-    };
+    let upgrade = Upgrade::from_parts(&mut parts)?;
     // Joined before the 101 answer: every event committed after the client sees the
     // upgrade complete reaches this socket.
     let (tx, rx) = mpsc::channel::<Outbound>(SOCKET_QUEUE);
-    let registration = Registration::new(&state, user_id, tx).await?;
+    let bound = principal.grant.as_ref().and_then(|g| g.project_id);
+    let outlet = Outlet::new(tx, bound);
+    let registration = Registration::new(&state, user_id, outlet.clone()).await?;
     let start = join(&state, &principal, registration.conn, resume).await?;
-    Ok(upgrade
-        // Small buffers: 10 000 idle sockets must fit in a few tens of MiB.
+    let protocol = via_subprotocol.then_some("bearer");
+    Ok(
+        upgrade.accept(protocol, move |stream, slot, read_ahead| async move {
+            outlet.attach(stream, slot);
+            let socket = WebSocketStream::from_partially_read(
+                SessionIo(outlet.clone()),
+                read_ahead.to_vec(),
+                Role::Server,
+                Some(socket_config()),
+            )
+            .await;
+            let epoch = principal.user.session_epoch;
+            let session = Session::new(state, user_id, outlet, start.after, principal.grant, epoch);
+            // Boxed: the upgrade task would otherwise hold the session inline in a state machine
+            // about twice its size (heaptrack: 4.0 KiB per socket → see bench/README).
+            Box::pin(session.run(socket, rx, registration, start.replay, expires_at)).await;
+        }),
+    )
+}
+
+/// The protocol's limits for a socket. Small buffers: 10 000 idle sockets must fit in a few
+/// tens of MiB. Writes never wait in the protocol's buffer (the outlet takes every byte).
+fn socket_config() -> WebSocketConfig {
+    WebSocketConfig::default()
         .read_buffer_size(1024)
         .write_buffer_size(0)
         .max_write_buffer_size(1024 * 1024)
-        .max_message_size(64 * 1024)
-        .max_frame_size(64 * 1024)
-        .on_upgrade(move |socket| async move {
-            let epoch = principal.user.session_epoch;
-            let session = Session::new(state, user_id, start.after, principal.grant, epoch);
-            // Boxed: axum's upgrade task would otherwise hold the session inline in a state
-            // machine about twice its size (heaptrack: 4.0 KiB per socket → see bench/README).
-            Box::pin(session.run(socket, rx, registration, start.replay, expires_at)).await;
-        })
-        .into_response())
+        .max_message_size(Some(64 * 1024))
+        .max_frame_size(Some(64 * 1024))
 }
 
 /// A socket's place in the hub, left when dropped: at the socket's end, or when the upgrade
@@ -174,14 +193,10 @@ pub(super) struct Registration {
 }
 
 impl Registration {
-    async fn new(
-        state: &AppState,
-        user_id: Uuid,
-        sender: mpsc::Sender<Outbound>,
-    ) -> ApiResult<Self> {
+    async fn new(state: &AppState, user_id: Uuid, outlet: Arc<Outlet>) -> ApiResult<Self> {
         let conn = state
             .hub()
-            .register(user_id, sender)
+            .register(user_id, outlet)
             .await
             .ok_or_else(|| AppError::Unavailable("the hub has stopped".into()))?;
         Ok(Self {

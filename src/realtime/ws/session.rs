@@ -6,54 +6,18 @@ use super::*;
 use std::future::Future;
 use std::pin::Pin;
 
+use futures_util::{SinkExt, StreamExt};
+
 const NEVER: Duration = Duration::from_secs(365 * 24 * 3600);
 /// How often a socket opened with an API token checks that the token still works (a
 /// deleted token's sockets close within this, plus the token cache's second).
 const TOKEN_CHECK_EVERY: Duration = Duration::from_millis(500);
 
-/// Disjoint, sorted ranges of seqs already sent on a socket for one project.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct SentRanges(Vec<(i64, i64)>);
-
-impl SentRanges {
-    pub fn contains(&self, seq: i64) -> bool {
-        self.0.iter().any(|&(a, b)| a <= seq && seq <= b)
-    }
-
-    /// Records `seq` as sent (merging adjacent ranges).
-    pub fn insert(&mut self, seq: i64) {
-        // Live events come in order: the next seq extends the last range in place (no
-        // allocation or sort per event on every socket of a fan-out).
-        if let Some(last) = self.0.last_mut()
-            && seq == last.1 + 1
-        {
-            last.1 = seq;
-            return;
-        }
-        if self.contains(seq) {
-            return;
-        }
-        self.0.push((seq, seq));
-        self.0.sort_unstable();
-        let mut merged: Vec<(i64, i64)> = Vec::with_capacity(self.0.len());
-        for &(a, b) in &self.0 {
-            match merged.last_mut() {
-                Some(last) if a <= last.1 + 1 => last.1 = last.1.max(b),
-                _ => merged.push((a, b)),
-            }
-        }
-        self.0 = merged;
-    }
-}
-
 pub(super) struct Session {
     state: AppState,
     user_id: Uuid,
-    sent: HashMap<Uuid, SentRanges>,
-    /// Per project followed from the start, the seq the socket starts after: a live event
-    /// up to it predates the socket (a join still on the bus when it registered), and is
-    /// not sent. Replays asked for by the client are not bound by it.
-    after: HashMap<Uuid, i64>,
+    /// The socket's writer, shared with the hub; it holds the socket's event filter too.
+    outlet: Arc<Outlet>,
     /// Set when the socket was opened with an API token (boxed: most sockets have none).
     grant: Option<Box<TokenGrant>>,
     /// The session epoch of the access token it was opened with (see
@@ -88,14 +52,10 @@ enum Flow {
     Stop,
 }
 
-fn text(value: &Value) -> Message {
-    Message::Text(Utf8Bytes::from(value.to_string()))
-}
-
 impl Session {
     pub(super) async fn run(
         mut self,
-        mut socket: WebSocket,
+        mut socket: Socket,
         mut rx: mpsc::Receiver<Outbound>,
         // Held for the socket's life: dropping it leaves the hub.
         _registration: Registration,
@@ -108,6 +68,7 @@ impl Session {
         if !replay.is_empty()
             && matches!(Box::pin(self.resume(&mut socket, replay)).await, Flow::Stop)
         {
+            self.outlet.close();
             return;
         }
         // A token without expiry: a year is "never" for a socket (and fits an `Instant`).
@@ -124,18 +85,21 @@ impl Session {
         let shutdown = self.state.shutdown.clone().cancelled_owned();
         tokio::pin!(shutdown);
         // Pings keep idle sockets alive through proxies. The timer is never reset: a reset per
-        // message is a timer-wheel update on every socket for every event (10 000 per move in
-        // the fan-out bench); instead each tick pings only a socket that was quiet since the
-        // previous one, so a quiet socket is pinged every PING_EVERY, the first time 1–2 × PING_EVERY
-        // after its last message.
+        // message would be a timer-wheel update on every socket for every event (10 000 per
+        // move in the fan-out bench); instead each tick pings only a socket that was quiet
+        // since the previous one (nothing from the session, nothing from the hub's writers),
+        // so a quiet socket is pinged every PING_EVERY, the first time 1–2 × PING_EVERY after
+        // its last message.
         let mut idle = tokio::time::interval(PING_EVERY);
         idle.reset();
         let mut active_since_tick = false;
         loop {
-            // Biased, the hub's queue first: a socket is woken mostly by an event, and then
-            // only that branch is polled (unbiased, a random start polls half of the others
-            // first, on every socket for every event). The queue is bounded, so the other
-            // branches wait at most for it to drain.
+            // Live events go straight to the socket again once this task has nothing of
+            // the hub's left to handle (see `realtime::outlet`).
+            self.outlet.release_if_idle(&rx);
+            // Biased, the hub's queue first: when the hub wakes a session it is mostly with
+            // events its socket could not take at once, and then only that branch is polled.
+            // The queue is bounded, so the other branches wait at most for it to drain.
             let flow = tokio::select! {
                 biased;
                 outbound = rx.recv() => match outbound {
@@ -143,12 +107,12 @@ impl Session {
                         active_since_tick = true;
                         self.on_outbound(&mut socket, message).await
                     }
-                    None => close(&mut socket, CLOSE_TOO_SLOW, "too slow; reconnect and resume").await,
+                    None => self.close(&mut socket, CLOSE_TOO_SLOW, "too slow; reconnect and resume").await,
                 },
-                () = &mut shutdown => close(&mut socket, 1001, "server shutting down").await,
-                () = &mut expiry => close(&mut socket, CLOSE_AUTH, "token expired").await,
-                () = &mut revoked => close(&mut socket, CLOSE_AUTH, "token revoked").await,
-                incoming = socket.recv() => match incoming {
+                () = &mut shutdown => self.close(&mut socket, 1001, "server shutting down").await,
+                () = &mut expiry => self.close(&mut socket, CLOSE_AUTH, "token expired").await,
+                () = &mut revoked => self.close(&mut socket, CLOSE_AUTH, "token revoked").await,
+                incoming = socket.next() => match incoming {
                     Some(Ok(Message::Text(raw))) => {
                         active_since_tick = true;
                         self.on_client_message(&mut socket, raw.as_str()).await
@@ -157,13 +121,11 @@ impl Session {
                     Some(Ok(_)) => Flow::Continue,
                 },
                 _ = idle.tick() => {
-                    if std::mem::take(&mut active_since_tick) {
+                    // Both taken: the hub's writes since the last tick count as activity.
+                    if std::mem::take(&mut active_since_tick) | self.outlet.take_active() {
                         Flow::Continue
                     } else {
-                        match socket.send(Message::Ping(Default::default())).await {
-                            Ok(()) => Flow::Continue,
-                            Err(_) => Flow::Stop,
-                        }
+                        send(&mut socket, Message::Ping(Bytes::new())).await
                     }
                 }
             };
@@ -171,43 +133,33 @@ impl Session {
                 break;
             }
         }
+        self.outlet.close();
     }
 
-    async fn on_outbound(&mut self, socket: &mut WebSocket, message: Outbound) -> Flow {
+    async fn on_outbound(&mut self, socket: &mut Socket, message: Outbound) -> Flow {
         match message {
             Outbound::Event(delivery) => {
                 let event = &delivery.event;
-                if !self.may_see(event.project_id()) {
+                let admitted = self
+                    .outlet
+                    .with_filter(|f| f.admit_live(event.project_id(), event.seq()));
+                if !admitted {
                     return Flow::Continue;
                 }
-                if self
-                    .after
-                    .get(&event.project_id())
-                    .is_some_and(|after| event.seq() <= *after)
-                {
-                    return Flow::Continue;
-                }
-                let sent = self.sent.entry(event.project_id()).or_default();
-                if sent.contains(event.seq()) {
-                    return Flow::Continue;
-                }
-                sent.insert(event.seq());
-                send(socket, Message::Text(delivery.text.clone())).await
+                self.write(&delivery.frame).await
             }
+            Outbound::Flush => self.write_queued().await,
             Outbound::Notification(frame) => {
                 if !self.may_see(frame.project_id) {
                     return Flow::Continue;
                 }
-                send(
-                    socket,
-                    Message::Text(Utf8Bytes::from(frame.text.to_string())),
-                )
-                .await
+                self.write(&text_frame(&frame.text)).await
             }
-            Outbound::Close(frame) => close(socket, frame.code, frame.reason).await,
+            Outbound::Close(frame) => self.close(socket, frame.code, frame.reason).await,
             Outbound::SessionsEndedBefore(epoch) => {
                 if self.grant.is_none() && self.session_epoch < epoch {
-                    close(socket, CLOSE_AUTH, "password changed; sign in again").await
+                    self.close(socket, CLOSE_AUTH, "password changed; sign in again")
+                        .await
                 } else {
                     Flow::Continue
                 }
@@ -221,10 +173,10 @@ impl Session {
                 // A socket that follows the project from its start, or sent any event of
                 // it, already has it; only one that missed the join replays (in order,
                 // before later live events).
-                if self.after.contains_key(&project_id)
-                    || self.sent.contains_key(&project_id)
-                    || !self.may_see(project_id)
-                {
+                let has_it = self
+                    .outlet
+                    .with_filter(|f| f.has_project(project_id) || !f.may_see(project_id));
+                if has_it {
                     return Flow::Continue;
                 }
                 Box::pin(self.replay_missed_join(socket, project_id, from, to)).await
@@ -232,23 +184,21 @@ impl Session {
         }
     }
 
-    async fn on_client_message(&mut self, socket: &mut WebSocket, raw: &str) -> Flow {
+    async fn on_client_message(&mut self, socket: &mut Socket, raw: &str) -> Flow {
         let Ok(message) = serde_json::from_str::<Value>(raw) else {
-            return send(
-                socket,
-                text(&json!({"type": "error", "message": "messages must be JSON objects"})),
-            )
-            .await;
+            return self
+                .write_json(&json!({"type": "error", "message": "messages must be JSON objects"}))
+                .await;
         };
         match message["type"].as_str() {
-            Some("ping") => send(socket, text(&json!({"type": "pong"}))).await,
+            Some("ping") => self.write_json(&json!({"type": "pong"})).await,
             Some("resume") => {
                 let Some(raw_cursors) = message["cursors"].as_object() else {
-                    return send(
-                        socket,
-                        text(&json!({"type": "error", "message": "resume needs a cursors object"})),
-                    )
-                    .await;
+                    return self
+                        .write_json(
+                            &json!({"type": "error", "message": "resume needs a cursors object"}),
+                        )
+                        .await;
                 };
                 let cursors: HashMap<Uuid, i64> = raw_cursors
                     .iter()
@@ -259,39 +209,36 @@ impl Session {
                 Box::pin(self.resume(socket, cursors)).await
             }
             _ => {
-                send(
-                    socket,
-                    text(&json!({"type": "error", "message": "unknown message type"})),
-                )
-                .await
+                self.write_json(&json!({"type": "error", "message": "unknown message type"}))
+                    .await
             }
         }
     }
 
     /// Replays, per project the user is a member of now, every kept event after its cursor
     /// that this socket has not sent; a cursor older than the kept events gets `resync`.
-    async fn resume(&mut self, socket: &mut WebSocket, cursors: HashMap<Uuid, i64>) -> Flow {
+    async fn resume(&mut self, socket: &mut Socket, cursors: HashMap<Uuid, i64>) -> Flow {
+        // Live events wait in this task's queue until the replay is written.
+        self.outlet.hold();
         let db = self.state.db.clone();
         let member_of = feed::member_of_among(&db, self.user_id, cursors.keys().copied()).await;
         let Ok(member_of) = member_of else {
-            return close(socket, 1011, "try again").await;
+            return self.close(socket, 1011, "try again").await;
         };
         let member_of: Vec<Uuid> = member_of.into_iter().filter(|p| self.may_see(*p)).collect();
         for project_id in member_of {
             let cursor = cursors.get(&project_id).copied().unwrap_or(0);
             let Ok((oldest, newest)) = feed::kept_bounds(&db, project_id).await else {
-                return close(socket, 1011, "try again").await;
+                return self.close(socket, 1011, "try again").await;
             };
             let resync = match (oldest, newest) {
                 (Some(oldest), Some(newest)) => cursor + 1 < oldest || cursor > newest,
                 _ => cursor > 0,
             };
             if resync {
-                let flow = send(
-                    socket,
-                    text(&json!({"type": "resync", "project_id": project_id})),
-                )
-                .await;
+                let flow = self
+                    .write_json(&json!({"type": "resync", "project_id": project_id}))
+                    .await;
                 if matches!(flow, Flow::Stop) {
                     return flow;
                 }
@@ -309,7 +256,7 @@ impl Session {
     /// latest join up to `to`, read from the log; gone from the log: `resync`).
     async fn replay_missed_join(
         &mut self,
-        socket: &mut WebSocket,
+        socket: &mut Socket,
         project_id: Uuid,
         from: Option<i64>,
         to: i64,
@@ -318,43 +265,38 @@ impl Session {
             Some(from) => Some(from),
             None => match feed::latest_join(&self.state.db, project_id, self.user_id, to).await {
                 Ok(from) => from,
-                Err(_) => return close(socket, 1011, "try again").await,
+                Err(_) => return self.close(socket, 1011, "try again").await,
             },
         };
         match from {
             Some(from) => self.replay(socket, project_id, from, to).await,
             None => {
-                let resync = json!({"type": "resync", "project_id": project_id});
-                send(socket, text(&resync)).await
+                self.write_json(&json!({"type": "resync", "project_id": project_id}))
+                    .await
             }
         }
     }
 
     /// Sends the project's kept events `from..=to` that this socket has not sent, in order.
-    async fn replay(
-        &mut self,
-        socket: &mut WebSocket,
-        project_id: Uuid,
-        from: i64,
-        to: i64,
-    ) -> Flow {
+    async fn replay(&mut self, socket: &mut Socket, project_id: Uuid, from: i64, to: i64) -> Flow {
         let db = self.state.db.clone();
         let mut from = from;
         while from <= to {
             let Ok(batch) = fetch_events(&db, project_id, from, to).await else {
-                return close(socket, 1011, "try again").await;
+                return self.close(socket, 1011, "try again").await;
             };
             let Some(last) = batch.last().map(|e| e.seq()) else {
                 break;
             };
             for event in batch {
-                let sent = self.sent.entry(project_id).or_default();
-                if sent.contains(event.seq()) {
+                let admitted = self
+                    .outlet
+                    .with_filter(|f| f.admit_replayed(project_id, event.seq()));
+                if !admitted {
                     continue;
                 }
-                sent.insert(event.seq());
-                let text = Message::Text(Utf8Bytes::from(event.payload.to_string()));
-                if let Flow::Stop = send(socket, text).await {
+                let frame = text_frame(event.payload.as_ref());
+                if let Flow::Stop = self.write(&frame).await {
                     return Flow::Stop;
                 }
             }
@@ -364,21 +306,45 @@ impl Session {
     }
 }
 
-async fn send(socket: &mut WebSocket, message: Message) -> Flow {
+async fn send(socket: &mut Socket, message: Message) -> Flow {
     match socket.send(message).await {
         Ok(()) => Flow::Continue,
         Err(_) => Flow::Stop,
     }
 }
 
-async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) -> Flow {
-    let _ = socket
-        .send(Message::Close(Some(CloseFrame {
-            code,
+impl Session {
+    /// Writes a text frame after whatever is queued on the socket, and waits until the
+    /// socket took it (a slow client slows its own session, not the hub).
+    async fn write(&self, frame: &Bytes) -> Flow {
+        if self.outlet.push(frame).is_err() {
+            return Flow::Stop;
+        }
+        self.write_queued().await
+    }
+
+    async fn write_json(&self, value: &Value) -> Flow {
+        self.write(&text_frame(&value.to_string())).await
+    }
+
+    /// Waits until the socket took everything queued for it.
+    async fn write_queued(&self) -> Flow {
+        match self.outlet.drain().await {
+            Ok(()) => Flow::Continue,
+            Err(_) => Flow::Stop,
+        }
+    }
+
+    /// Closes the socket with a close frame; the hub's events stop at once.
+    async fn close(&self, socket: &mut Socket, code: u16, reason: &'static str) -> Flow {
+        self.outlet.close();
+        let frame = CloseFrame {
+            code: code.into(),
             reason: Utf8Bytes::from_static(reason),
-        })))
-        .await;
-    Flow::Stop
+        };
+        let _ = socket.send(Message::Close(Some(frame))).await;
+        Flow::Stop
+    }
 }
 
 impl Session {
@@ -386,15 +352,16 @@ impl Session {
     pub(super) fn new(
         state: AppState,
         user_id: Uuid,
+        outlet: Arc<Outlet>,
         after: HashMap<Uuid, i64>,
         grant: Option<TokenGrant>,
         session_epoch: i64,
     ) -> Self {
+        outlet.start_after(after);
         Self {
             state,
             user_id,
-            sent: HashMap::new(),
-            after,
+            outlet,
             grant: grant.map(Box::new),
             session_epoch,
         }
@@ -403,32 +370,6 @@ impl Session {
     /// Whether the socket's token (if it was opened with an API token) lets it see the
     /// project: a token bound to a project gets nothing of the user's other projects.
     fn may_see(&self, project_id: Uuid) -> bool {
-        self.grant
-            .as_ref()
-            .and_then(|g| g.project_id)
-            .is_none_or(|bound| bound == project_id)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sent_ranges_merge_and_answer_membership() {
-        let mut r = SentRanges::default();
-        for s in [5, 6, 7, 10, 9] {
-            r.insert(s);
-        }
-        assert_eq!(r.0, vec![(5, 7), (9, 10)]);
-        r.insert(8);
-        assert_eq!(r.0, vec![(5, 10)]);
-        assert!(r.contains(5) && r.contains(10) && !r.contains(4) && !r.contains(11));
-        r.insert(11);
-        r.insert(3);
-        r.insert(12);
-        assert_eq!(r.0, vec![(3, 3), (5, 12)]);
-        r.insert(4);
-        assert_eq!(r.0, vec![(3, 12)]);
+        self.outlet.with_filter(|f| f.may_see(project_id))
     }
 }
