@@ -58,37 +58,88 @@ pub fn text_frame(text: &str) -> Bytes {
 }
 
 /// Disjoint, sorted ranges of seqs already sent on a socket for one project.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct SentRanges(Vec<(i64, i64)>);
+///
+/// The newest range is kept inline: live events come in order, so a fan-out checks and
+/// extends it without touching another allocation on each of its sockets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentRanges {
+    /// Ranges before `last`, sorted.
+    earlier: Vec<(i64, i64)>,
+    /// The highest range; empty (`start > end`) when nothing was sent.
+    last: (i64, i64),
+}
+
+const NO_RANGE: (i64, i64) = (0, -1);
+
+impl Default for SentRanges {
+    fn default() -> Self {
+        Self {
+            earlier: Vec::new(),
+            last: NO_RANGE,
+        }
+    }
+}
 
 impl SentRanges {
     pub fn contains(&self, seq: i64) -> bool {
-        self.0.iter().any(|&(a, b)| a <= seq && seq <= b)
+        let (a, b) = self.last;
+        (a <= seq && seq <= b) || self.earlier.iter().any(|&(a, b)| a <= seq && seq <= b)
     }
 
     /// Records `seq` as sent (merging adjacent ranges).
     pub fn insert(&mut self, seq: i64) {
-        // Live events come in order: the next seq extends the last range in place (no
-        // allocation or sort per event on every socket of a fan-out).
-        if let Some(last) = self.0.last_mut()
-            && seq == last.1 + 1
-        {
-            last.1 = seq;
+        if self.last == NO_RANGE {
+            self.last = (seq, seq);
+            return;
+        }
+        if seq == self.last.1 + 1 {
+            self.last.1 = seq;
             return;
         }
         if self.contains(seq) {
             return;
         }
-        self.0.push((seq, seq));
-        self.0.sort_unstable();
-        let mut merged: Vec<(i64, i64)> = Vec::with_capacity(self.0.len());
-        for &(a, b) in &self.0 {
+        let mut all = std::mem::take(&mut self.earlier);
+        all.push(self.last);
+        all.push((seq, seq));
+        all.sort_unstable();
+        let mut merged: Vec<(i64, i64)> = Vec::with_capacity(all.len());
+        for (a, b) in all {
             match merged.last_mut() {
                 Some(last) if a <= last.1 + 1 => last.1 = last.1.max(b),
                 _ => merged.push((a, b)),
             }
         }
-        self.0 = merged;
+        self.last = merged.pop().unwrap_or(NO_RANGE);
+        self.earlier = merged;
+    }
+
+    #[cfg(test)]
+    fn ranges(&self) -> Vec<(i64, i64)> {
+        let mut all = self.earlier.clone();
+        if self.last != NO_RANGE {
+            all.push(self.last);
+        }
+        all
+    }
+}
+
+/// What a socket knows of one project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ProjectFilter {
+    /// The seq the socket starts after when it followed the project from its start: a live
+    /// event up to it predates the socket (a join still on the bus when it registered), and
+    /// is not sent. Replays asked for by the client are not bound by it. `i64::MIN`: none.
+    after: i64,
+    sent: SentRanges,
+}
+
+impl Default for ProjectFilter {
+    fn default() -> Self {
+        Self {
+            after: i64::MIN,
+            sent: SentRanges::default(),
+        }
     }
 }
 
@@ -96,11 +147,10 @@ impl SentRanges {
 /// each once.
 #[derive(Debug, Default)]
 pub struct EventFilter {
-    sent: HashMap<Uuid, SentRanges>,
-    /// Per project followed from the start, the seq the socket starts after: a live event up
-    /// to it predates the socket (a join still on the bus when it registered), and is not
-    /// sent. Replays asked for by the client are not bound by it.
-    after: HashMap<Uuid, i64>,
+    /// Per project the socket follows from its start or has sent events of. Hashed with
+    /// foldhash: the keys are the server's own ids, and this lookup runs on every socket of
+    /// every fan-out.
+    projects: foldhash::HashMap<Uuid, ProjectFilter>,
     /// The one project an API token bound to a project may see.
     bound: Option<Uuid>,
 }
@@ -112,14 +162,20 @@ impl EventFilter {
 
     /// Whether to send a live event, recording it as sent if so.
     pub fn admit_live(&mut self, project_id: Uuid, seq: i64) -> bool {
-        self.may_see(project_id)
-            && self.after.get(&project_id).is_none_or(|after| seq > *after)
-            && self.admit_replayed(project_id, seq)
+        if !self.may_see(project_id) {
+            return false;
+        }
+        let project = self.projects.entry(project_id).or_default();
+        if seq <= project.after || project.sent.contains(seq) {
+            return false;
+        }
+        project.sent.insert(seq);
+        true
     }
 
     /// Whether to send a replayed event (not sent yet), recording it as sent if so.
     pub fn admit_replayed(&mut self, project_id: Uuid, seq: i64) -> bool {
-        let sent = self.sent.entry(project_id).or_default();
+        let sent = &mut self.projects.entry(project_id).or_default().sent;
         if sent.contains(seq) {
             return false;
         }
@@ -129,7 +185,14 @@ impl EventFilter {
 
     /// Whether the socket follows the project from its start, or has sent any of its events.
     pub fn has_project(&self, project_id: Uuid) -> bool {
-        self.after.contains_key(&project_id) || self.sent.contains_key(&project_id)
+        self.projects.contains_key(&project_id)
+    }
+
+    /// The socket starts after these seqs.
+    fn start_after(&mut self, after: HashMap<Uuid, i64>) {
+        for (project_id, seq) in after {
+            self.projects.entry(project_id).or_default().after = seq;
+        }
     }
 }
 
@@ -284,7 +347,7 @@ impl Outlet {
 
     /// The session starts after these seqs (see [`EventFilter`]).
     pub fn start_after(&self, after: HashMap<Uuid, i64>) {
-        self.lock().filter.after = after;
+        self.lock().filter.start_after(after);
     }
 
     pub fn with_filter<R>(&self, f: impl FnOnce(&mut EventFilter) -> R) -> R {
@@ -440,16 +503,48 @@ mod tests {
         for s in [5, 6, 7, 10, 9] {
             r.insert(s);
         }
-        assert_eq!(r.0, vec![(5, 7), (9, 10)]);
+        assert_eq!(r.ranges(), vec![(5, 7), (9, 10)]);
         r.insert(8);
-        assert_eq!(r.0, vec![(5, 10)]);
+        assert_eq!(r.ranges(), vec![(5, 10)]);
         assert!(r.contains(5) && r.contains(10) && !r.contains(4) && !r.contains(11));
         r.insert(11);
         r.insert(3);
         r.insert(12);
-        assert_eq!(r.0, vec![(3, 3), (5, 12)]);
+        assert_eq!(r.ranges(), vec![(3, 3), (5, 12)]);
         r.insert(4);
-        assert_eq!(r.0, vec![(3, 12)]);
+        assert_eq!(r.ranges(), vec![(3, 12)]);
+        r.insert(1);
+        assert_eq!(r.ranges(), vec![(1, 1), (3, 12)]);
+        assert!(r.contains(1) && !r.contains(2) && !r.contains(0));
+    }
+
+    #[test]
+    fn sent_ranges_agree_with_a_plain_set() {
+        let mut ranges = SentRanges::default();
+        let mut set = std::collections::BTreeSet::new();
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for step in 0..2_000 {
+            // Mostly runs in order, with jumps back and ahead (replays, gaps).
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let seq = if step % 5 == 0 {
+                (x % 300) as i64 + 1
+            } else {
+                set.last().copied().unwrap_or(0) + 1
+            };
+            ranges.insert(seq);
+            set.insert(seq);
+            let all = ranges.ranges();
+            assert!(
+                all.windows(2).all(|w| w[0].1 + 1 < w[1].0),
+                "disjoint, sorted: {all:?}"
+            );
+        }
+        let top = set.last().copied().unwrap_or(0) + 2;
+        for seq in 0..=top {
+            assert_eq!(ranges.contains(seq), set.contains(&seq), "seq {seq}");
+        }
     }
 
     #[test]
@@ -486,7 +581,7 @@ mod tests {
     fn the_filter_sends_each_event_once_and_nothing_before_the_start() {
         let (p, q) = (Uuid::now_v7(), Uuid::now_v7());
         let mut f = EventFilter::default();
-        f.after.insert(p, 5);
+        f.start_after(HashMap::from([(p, 5)]));
         assert!(!f.admit_live(p, 5), "before the start");
         assert!(f.admit_live(p, 6));
         assert!(!f.admit_live(p, 6), "twice");

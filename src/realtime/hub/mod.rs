@@ -199,7 +199,9 @@ struct HubTask {
     db: Db,
     commands: mpsc::UnboundedSender<Command>,
     conns: HashMap<ConnId, Connection>,
-    users: HashMap<Uuid, HashSet<ConnId>>,
+    /// Each local user's sockets, with their outlets at hand for the fan-out (foldhash: the
+    /// fan-out walks these for every event).
+    users: HashMap<Uuid, foldhash::HashMap<ConnId, Arc<Outlet>>>,
     feeds: HashMap<Uuid, ProjectFeed>,
     next_id: ConnId,
     connections: Arc<AtomicU64>,

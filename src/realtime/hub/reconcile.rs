@@ -28,7 +28,7 @@ impl HubTask {
     /// Whether a socket of `user` registered before `at`.
     fn open_since_before(&self, user: Uuid, at: DateTime<Utc>) -> bool {
         self.users.get(&user).is_some_and(|ids| {
-            ids.iter()
+            ids.keys()
                 .any(|id| self.conns.get(id).is_some_and(|c| c.registered_at < at))
         })
     }

@@ -44,6 +44,10 @@ impl HubTask {
             } => {
                 let id = self.next_id;
                 self.next_id += 1;
+                self.users
+                    .entry(user_id)
+                    .or_default()
+                    .insert(id, outlet.clone());
                 self.conns.insert(
                     id,
                     Connection {
@@ -52,7 +56,6 @@ impl HubTask {
                         registered_at: chrono::Utc::now(),
                     },
                 );
-                self.users.entry(user_id).or_default().insert(id);
                 self.connections
                     .store(self.conns.len() as u64, Ordering::Relaxed);
                 metrics::gauge!("flowtrack_ws_connections").set(self.conns.len() as f64);
@@ -233,10 +236,8 @@ impl HubTask {
         let mut targets = Vec::new();
         if let Some(feed) = self.feeds.get(&project_id) {
             for user in &feed.members {
-                for id in self.users.get(user).into_iter().flatten() {
-                    if let Some(conn) = self.conns.get(id) {
-                        targets.push((*id, conn.outlet.clone()));
-                    }
+                for (id, outlet) in self.users.get(user).into_iter().flatten() {
+                    targets.push((*id, outlet.clone()));
                 }
             }
         }
@@ -274,12 +275,10 @@ impl HubTask {
         };
         let mut sent = 0;
         let mut too_slow = Vec::new();
-        for id in ids.iter().filter(|id| **id != except) {
-            if let Some(conn) = self.conns.get(id) {
-                match conn.outlet.post(message.clone()) {
-                    Offer::Taken => sent += 1,
-                    Offer::TooSlow => too_slow.push(*id),
-                }
+        for (id, outlet) in ids.iter().filter(|(id, _)| **id != except) {
+            match outlet.post(message.clone()) {
+                Offer::Taken => sent += 1,
+                Offer::TooSlow => too_slow.push(*id),
             }
         }
         for id in too_slow {
