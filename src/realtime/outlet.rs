@@ -147,9 +147,12 @@ impl Default for ProjectFilter {
 /// each once.
 #[derive(Debug, Default)]
 pub struct EventFilter {
-    /// Per project the socket follows from its start or has sent events of. Hashed with
-    /// foldhash: the keys are the server's own ids, and this lookup runs on every socket of
-    /// every fan-out.
+    /// The project of the last event sent, kept inline: a fan-out finds it here, in the
+    /// outlet's own memory, on each of its sockets (a map lookup there was the largest cost
+    /// left in user space).
+    hot: Option<(Uuid, ProjectFilter)>,
+    /// The other projects the socket follows from its start or has sent events of. Hashed
+    /// with foldhash: the keys are the server's own ids.
     projects: foldhash::HashMap<Uuid, ProjectFilter>,
     /// The one project an API token bound to a project may see.
     bound: Option<Uuid>,
@@ -160,12 +163,26 @@ impl EventFilter {
         self.bound.is_none_or(|bound| bound == project_id)
     }
 
+    /// The project's filter, made the hot one (created if new).
+    fn project(&mut self, project_id: Uuid) -> &mut ProjectFilter {
+        let hot = match self.hot.take() {
+            Some((id, project)) if id == project_id => project,
+            other => {
+                if let Some((id, previous)) = other {
+                    self.projects.insert(id, previous);
+                }
+                self.projects.remove(&project_id).unwrap_or_default()
+            }
+        };
+        &mut self.hot.insert((project_id, hot)).1
+    }
+
     /// Whether to send a live event, recording it as sent if so.
     pub fn admit_live(&mut self, project_id: Uuid, seq: i64) -> bool {
         if !self.may_see(project_id) {
             return false;
         }
-        let project = self.projects.entry(project_id).or_default();
+        let project = self.project(project_id);
         if seq <= project.after || project.sent.contains(seq) {
             return false;
         }
@@ -175,7 +192,7 @@ impl EventFilter {
 
     /// Whether to send a replayed event (not sent yet), recording it as sent if so.
     pub fn admit_replayed(&mut self, project_id: Uuid, seq: i64) -> bool {
-        let sent = &mut self.projects.entry(project_id).or_default().sent;
+        let sent = &mut self.project(project_id).sent;
         if sent.contains(seq) {
             return false;
         }
@@ -185,13 +202,14 @@ impl EventFilter {
 
     /// Whether the socket follows the project from its start, or has sent any of its events.
     pub fn has_project(&self, project_id: Uuid) -> bool {
-        self.projects.contains_key(&project_id)
+        self.hot.as_ref().is_some_and(|(id, _)| *id == project_id)
+            || self.projects.contains_key(&project_id)
     }
 
     /// The socket starts after these seqs.
     fn start_after(&mut self, after: HashMap<Uuid, i64>) {
         for (project_id, seq) in after {
-            self.projects.entry(project_id).or_default().after = seq;
+            self.project(project_id).after = seq;
         }
     }
 }
@@ -594,5 +612,23 @@ mod tests {
         };
         assert!(!bound.admit_live(q, 1), "another project than the token's");
         assert!(bound.admit_live(p, 1));
+    }
+
+    #[test]
+    fn the_filter_keeps_every_project_through_hot_swaps() {
+        let ids: Vec<Uuid> = (0..5).map(|_| Uuid::now_v7()).collect();
+        let mut f = EventFilter::default();
+        f.start_after(ids.iter().map(|id| (*id, 10)).collect());
+        for round in 0..3 {
+            for (i, id) in ids.iter().enumerate() {
+                let seq = 11 + round;
+                assert!(!f.admit_live(*id, 10), "before the start, project {i}");
+                assert!(f.admit_live(*id, seq), "project {i}, round {round}");
+                assert!(!f.admit_live(*id, seq), "twice, project {i}");
+                assert!(f.has_project(*id));
+            }
+        }
+        assert!(!f.has_project(Uuid::now_v7()));
+        assert_eq!(f.projects.len() + usize::from(f.hot.is_some()), ids.len());
     }
 }
