@@ -365,6 +365,17 @@ pub async fn post_comment(app: &TestApp, user: &TestUser, task_id: &str, text: &
 }
 
 /// The OpenAPI document the server serves (200, JSON).
+/// The `/metrics` page's text (Prometheus format).
+pub async fn metrics_text(app: &TestApp) -> String {
+    app.get("/metrics")
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text")
+}
+
 pub async fn openapi(app: &TestApp) -> Value {
     let response = app.get("/openapi.json").send().await.expect("send");
     assert!(content_type(&response).starts_with("application/json"));

@@ -578,14 +578,7 @@ async fn metrics_time_each_events_fan_out_to_its_sockets() {
     // Both sockets wrote the frame; the delivery is recorded once, when the last one did.
     let mut after = before;
     for _ in 0..50 {
-        let text = app
-            .get("/metrics")
-            .send()
-            .await
-            .expect("send")
-            .text()
-            .await
-            .expect("text");
+        let text = metrics_text(&app).await;
         after = count(&text);
         if after > before {
             assert!(

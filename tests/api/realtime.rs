@@ -568,15 +568,9 @@ async fn ws_with_small_buffer(app: &TestApp, user: &TestUser) -> WsClient {
 }
 
 async fn counter(app: &TestApp, name: &str) -> f64 {
-    let text = app
-        .get("/metrics")
-        .send()
+    metrics_text(app)
         .await
-        .expect("send")
-        .text()
-        .await
-        .expect("text");
-    text.lines()
+        .lines()
         .find_map(|l| l.strip_prefix(&format!("{name} ")))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0.0)

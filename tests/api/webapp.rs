@@ -226,14 +226,7 @@ async fn app_requests_are_metered_under_their_route_templates() {
     let deep = format!("/app/projects/{}", uuid::Uuid::now_v7());
     app.get(&deep).send().await.expect("get");
     app.get("/app/assets/missing.js").send().await.expect("get");
-    let metrics = app
-        .get("/metrics")
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("body");
+    let metrics = metrics_text(&app).await;
     assert!(
         metrics
             .lines()
