@@ -567,6 +567,28 @@ async fn ws_with_small_buffer(app: &TestApp, user: &TestUser) -> WsClient {
     }
 }
 
+/// Creates `count` tasks titled "`prefix` i" with a 9 000-character description (≈ 9 KiB
+/// per event); returns the description.
+async fn create_large_tasks(
+    app: &TestApp,
+    owner: &TestUser,
+    project_id: &str,
+    prefix: &str,
+    count: usize,
+) -> String {
+    let description = "d".repeat(9_000);
+    for i in 0..count {
+        let title = format!("{prefix} {i}");
+        app.create_task(
+            owner,
+            project_id,
+            json!({"title": title, "description": description}),
+        )
+        .await;
+    }
+    description
+}
+
 async fn counter(app: &TestApp, name: &str) -> f64 {
     metrics_text(app)
         .await
@@ -594,16 +616,7 @@ async fn a_client_that_stops_reading_loses_nothing_and_holds_up_no_one() {
     // ≈ 5.5 MB of events: more than the server's socket send buffer (4 MiB at most here)
     // and the stalled client's receive buffer together.
     let tasks = 600;
-    let description = "d".repeat(9_000);
-    for i in 0..tasks {
-        let title = format!("large {i}");
-        app.create_task(
-            &owner,
-            &pid,
-            json!({"title": title, "description": description}),
-        )
-        .await;
-    }
+    let description = create_large_tasks(&app, &owner, &pid, "large", tasks).await;
     let expected: Vec<i64> = (head + 1..=head + tasks as i64).collect();
     assert_eq!(seqs(&reading.events(tasks).await), expected);
     let deferred = counter(&app, "flowtrack_ws_frames_deferred_total").await - deferred_before;
@@ -691,16 +704,7 @@ async fn a_client_that_cannot_keep_up_is_closed_with_1013_and_resumes_without_a_
     let mut stalled = ws_with_small_buffer(&app, &owner).await;
     let head = app.board(&owner, &pid).await["seq"].as_i64().expect("seq");
     let tasks = 1_800;
-    let description = "d".repeat(9_000);
-    for i in 0..tasks {
-        let title = format!("flood {i}");
-        app.create_task(
-            &owner,
-            &pid,
-            json!({"title": title, "description": description}),
-        )
-        .await;
-    }
+    create_large_tasks(&app, &owner, &pid, "flood", tasks).await;
     let mut last = head;
     let close = loop {
         use futures_util::StreamExt;
