@@ -250,6 +250,9 @@ async fn large_answers_are_compressed_when_asked_and_plain_when_not() {
     assert_eq!(plain.status, StatusCode::OK);
     assert_eq!(plain.encoding(), "");
     assert!(plain.raw.len() > 1024, "list of {} bytes", plain.raw.len());
+    // Sent as identity because the request accepted nothing else: a shared cache must not
+    // give this copy to a client that would have had it compressed.
+    assert!(plain.varies_by_encoding());
     let list = plain.json();
     assert_eq!(list["items"].as_array().expect("items").len(), tasks.len());
 
@@ -268,8 +271,8 @@ async fn large_answers_are_compressed_when_asked_and_plain_when_not() {
         assert_eq!(answer.status, StatusCode::OK, "{accept}");
         assert_eq!(answer.encoding(), expected, "{accept}");
         assert_eq!(answer.json(), list, "{accept}");
+        assert!(answer.varies_by_encoding(), "{accept}");
         if !expected.is_empty() {
-            assert!(answer.varies_by_encoding(), "{accept}");
             assert!(answer.raw.len() < plain.raw.len(), "{accept}");
         }
     }
@@ -309,6 +312,12 @@ async fn large_answers_are_compressed_when_asked_and_plain_when_not() {
     assert_eq!(task.encoding(), "");
     assert_eq!(task.etag(), "\"1\"");
     assert!(task.raw.len() > 4000);
+    assert!(!task.varies_by_encoding());
+    let task = get_as(&app, &owner, &format!("/tasks/{}", id_of(&long)), &[]).await;
+    assert_eq!(
+        (task.encoding(), task.varies_by_encoding()),
+        (String::new(), false)
+    );
 }
 
 #[tokio::test]

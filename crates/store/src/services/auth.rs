@@ -154,8 +154,8 @@ pub(crate) async fn active_user(state: &Store, id: Uuid) -> AppResult<Arc<users:
     let user = match state.user_cache.get(id) {
         Some(user) => user,
         None => {
-            let user = users::Entity::find_by_id(id)
-                .one(&state.db.read)
+            // Boxed: a rare miss; its large future stays out of every request's.
+            let user = Box::pin(users::Entity::find_by_id(id).one(&state.db.read))
                 .await?
                 .ok_or_else(|| AppError::Unauthorized(INVALID_TOKEN.into()))?;
             let user = Arc::new(user);

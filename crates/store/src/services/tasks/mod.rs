@@ -143,7 +143,9 @@ pub async fn get_cached(
         Some(task) => task,
         None => {
             let read_at = cache.generation();
-            let row = find(&state.db.read, id).await?;
+            // Boxed: the database read's future is large and rarely needed; inline, every
+            // cached read would carry (and copy) its space.
+            let row = Box::pin(find(&state.db.read, id)).await?;
             let body = serde_json::to_vec(&Task::from(&row))
                 .map_err(|e| AppError::internal(format!("serializing a task: {e}")))?;
             let task = Arc::new(CachedTask {
@@ -175,7 +177,8 @@ pub async fn cached_role(
         Some(role) => role,
         None => {
             let read_at = cache.generation();
-            let role = membership(&state.db.read, project_id, principal.id()).await?;
+            // Boxed, as the task's read above.
+            let role = Box::pin(membership(&state.db.read, project_id, principal.id())).await?;
             cache.put_role(read_at, principal.id(), project_id, role);
             role
         }
