@@ -11,7 +11,6 @@ use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::timeout::TimeoutLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
@@ -89,8 +88,8 @@ pub fn build(state: AppState) -> Router {
                 .map_request(crate::http::compression::negotiate)
                 .layer(crate::http::compression::layer())
                 .map_response(problem_for_framework_errors)
-                .layer(TimeoutLayer::with_status_code(
-                    axum::http::StatusCode::REQUEST_TIMEOUT,
+                // An answer ready at once arms no timer (`http::timeout`).
+                .layer(crate::http::timeout::RequestTimeoutLayer::new(
                     REQUEST_TIMEOUT,
                 ))
                 .layer(crate::http::server::RefuseOversizedBodyLayer)

@@ -15,7 +15,8 @@
 //! - **Oversized bodies**: [`RefuseOversizedBodyLayer`] reads a body declared over 1 MiB (up to
 //!   [`DRAIN_LIMIT`]) before answering 413, so the client gets to see the answer.
 //!
-//! The request timeout (408) is a layer of the router (`app::REQUEST_TIMEOUT`).
+//! The request timeout (408) is a layer of the router (`app::REQUEST_TIMEOUT`); both timeouts
+//! are kept cheap for requests answered at once by [`crate::http::timeout`].
 //!
 //! Each request gets `ConnectInfo<SocketAddr>` (the client address for rate limits), and
 //! WebSocket upgrades work as with `axum::serve`. Shutdown: stop accepting, let every
@@ -37,7 +38,7 @@ use futures_util::StreamExt;
 use futures_util::TryFutureExt;
 use futures_util::future::{Either, MapOk};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -216,7 +217,8 @@ async fn serve_connection(
     let service = TowerToHyperService::new(service);
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
-        .timer(TokioTimer::new())
+        // One timer per connection, moved rather than remade per request (`http::timeout`).
+        .timer(crate::http::timeout::ConnectionTimer::default())
         .header_read_timeout(HEADER_READ_TIMEOUT)
         .max_headers(MAX_HEADERS)
         .max_header_size(MAX_HEAD_BYTES);

@@ -693,3 +693,52 @@ fn raise_open_files_limit(wanted: u64) -> bool {
         libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0
     }
 }
+
+/// The header read timeout also holds between requests on a keep-alive connection (its
+/// timer is moved forward per request head, not remade: `http::timeout`): after two
+/// answered requests, a client that sends only part of the next head is cut off once
+/// `HEADER_READ_TIMEOUT` has passed, not before.
+#[tokio::test]
+async fn a_keep_alive_connection_that_stalls_in_its_next_head_is_cut_off() {
+    use flowtrack::http::server::HEADER_READ_TIMEOUT;
+    use std::time::{Duration, Instant};
+
+    let app = TestApp::spawn().await;
+    let mut stream = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    let mut buffer = vec![0u8; 4096];
+    for _ in 0..2 {
+        stream
+            .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .expect("request");
+        let n = stream.read(&mut buffer).await.expect("answer");
+        assert!(
+            buffer[..n].starts_with(b"HTTP/1.1 200"),
+            "{:?}",
+            &buffer[..n]
+        );
+    }
+    stream
+        .write_all(b"GET /health HTTP/1.1\r\nHo")
+        .await
+        .expect("part of a head");
+    let stalled = Instant::now();
+    let closed = tokio::time::timeout(HEADER_READ_TIMEOUT * 2, async {
+        // Whatever the server says (an error status or nothing), then the end of the stream.
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "never cut off");
+    let waited = stalled.elapsed();
+    assert!(
+        waited >= HEADER_READ_TIMEOUT - Duration::from_millis(100),
+        "cut off after {waited:?}"
+    );
+}
