@@ -112,15 +112,19 @@ where
 /// does not give this copy to a client that would have had it compressed.
 fn vary(mut response: Response<Body>) -> Response<Body> {
     let headers = response.headers();
-    let compressible = !headers.contains_key(header::CONTENT_ENCODING)
-        && !headers.contains_key(header::CONTENT_RANGE)
-        && Compressible::default().should_compress(&response);
+    // The predicate first: it rules out the commonest answers (tagged, small) cheaply.
+    let compressible = Compressible::default().should_compress(&response)
+        && !headers.contains_key(header::CONTENT_ENCODING)
+        && !headers.contains_key(header::CONTENT_RANGE);
+    if !compressible {
+        return response;
+    }
     let named = headers.get_all(header::VARY).iter().any(|value| {
         value
             .to_str()
             .is_ok_and(|v| v.to_ascii_lowercase().contains("accept-encoding"))
     });
-    if compressible && !named {
+    if !named {
         response
             .headers_mut()
             .append(header::VARY, HeaderValue::from_static("accept-encoding"));

@@ -1,10 +1,10 @@
 //! Logs (tracing: pretty by default, JSON with `FLOWTRACK_LOG_FORMAT=json`) and metrics
 //! (Prometheus text at `/metrics`).
 
-use std::collections::HashMap;
+use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{OnceLock, RwLock};
+use std::sync::OnceLock;
 use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
@@ -161,13 +161,12 @@ where
         let this = self.project();
         let mut result = ready!(this.inner.poll(cx));
         if let Ok(response) = &mut result {
-            let (requests, duration) = route_metrics(
+            record_request(
                 this.route.as_ref().map_or("unmatched", MatchedPath::as_str),
                 this.method,
                 response.status().as_u16(),
+                this.started.elapsed().as_secs_f64(),
             );
-            requests.increment(1);
-            duration.record(this.started.elapsed().as_secs_f64());
             // For the access log (`http::access`), which runs outside the router.
             if let Some(route) = this.route.take() {
                 response.extensions_mut().insert(route);
@@ -180,43 +179,45 @@ where
 /// The counter and histogram of one (method, route, status).
 type RouteMetrics = (metrics::Counter, metrics::Histogram);
 /// Per route template: the handles of each (method, status) seen so far.
-type RouteTable = HashMap<Box<str>, Vec<(Method, u16, RouteMetrics)>>;
+type RouteTable = foldhash::HashMap<Box<str>, Vec<(Method, u16, RouteMetrics)>>;
 
-/// Registered handles by route, then (method, status): looking a handle up in the
-/// recorder builds its labels and key on every call (allocations, hashing, a sharded
-/// lock), which was a visible share of a cached read's CPU time.
-static ROUTE_METRICS: OnceLock<RwLock<RouteTable>> = OnceLock::new();
+thread_local! {
+    /// Registered handles by route, then (method, status): looking a handle up in the
+    /// recorder builds its labels and key on every call (allocations, hashing, a sharded
+    /// lock), which was a visible share of a cached read's CPU time. One table per thread:
+    /// no lock and no shared reference count on the request path (each thread registers a
+    /// route once; the recorder gives every thread the same metric).
+    static ROUTE_METRICS: RefCell<RouteTable> = RefCell::default();
+}
 
-fn route_metrics(route: &str, method: &Method, status: u16) -> RouteMetrics {
-    let table = ROUTE_METRICS.get_or_init(Default::default);
-    let find = |entries: &Vec<(Method, u16, RouteMetrics)>| {
-        entries
+/// Counts one answered request of (method, route, status) and records its duration.
+fn record_request(route: &str, method: &Method, status: u16, seconds: f64) {
+    ROUTE_METRICS.with_borrow_mut(|table| {
+        let entries = match table.get_mut(route) {
+            Some(entries) => entries,
+            None => table.entry(route.into()).or_default(),
+        };
+        let index = match entries
             .iter()
-            .find(|(m, s, _)| m == method && *s == status)
-            .map(|(_, _, handles)| handles.clone())
-    };
-    if let Some(handles) = table
-        .read()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(route)
-        .and_then(find)
-    {
-        return handles;
-    }
-    let mut table = table.write().unwrap_or_else(|p| p.into_inner());
-    let entries = table.entry(route.into()).or_default();
-    if let Some(handles) = find(entries) {
-        return handles;
-    }
-    let labels = [
-        ("method", method.to_string()),
-        ("route", route.to_string()),
-        ("status", status.to_string()),
-    ];
-    let handles = (
-        metrics::counter!("http_requests_total", &labels),
-        metrics::histogram!("http_request_duration_seconds", &labels),
-    );
-    entries.push((method.clone(), status, handles.clone()));
-    handles
+            .position(|(m, s, _)| m == method && *s == status)
+        {
+            Some(index) => index,
+            None => {
+                let labels = [
+                    ("method", method.to_string()),
+                    ("route", route.to_string()),
+                    ("status", status.to_string()),
+                ];
+                let handles = (
+                    metrics::counter!("http_requests_total", &labels),
+                    metrics::histogram!("http_request_duration_seconds", &labels),
+                );
+                entries.push((method.clone(), status, handles));
+                entries.len() - 1
+            }
+        };
+        let (_, _, (requests, duration)) = &entries[index];
+        requests.increment(1);
+        duration.record(seconds);
+    });
 }
