@@ -286,9 +286,34 @@ async fn main() -> anyhow::Result<()> {
         server_p99 = histogram_percentile(before, &after, 99.0).max(server_p99);
     }
     stop.store(true, Ordering::Release);
-    let mut latencies = tokio::task::spawn_blocking(move || reading.join())
+    let mut per_instance = tokio::task::spawn_blocking(move || reading.join())
         .await?
         .map_err(|_| anyhow::anyhow!("the receiving thread panicked"))?;
+    // Each instance's own figures: with two, the second gets each event through Redis, so
+    // its first arrival per move shows what the trip costs.
+    let instances: Vec<Value> = per_instance
+        .iter_mut()
+        .map(|got| {
+            got.latencies.sort_by(|a, b| a.total_cmp(b));
+            let mut first: Vec<f64> = got
+                .first
+                .iter()
+                .copied()
+                .filter(|f| f.is_finite())
+                .collect();
+            first.sort_by(|a, b| a.total_cmp(b));
+            json!({
+                "latency_ms_p50": percentile(&got.latencies, 50.0),
+                "latency_ms_p99": percentile(&got.latencies, 99.0),
+                "first_arrival_ms_p50": percentile(&first, 50.0),
+                "first_arrival_ms_p99": percentile(&first, 99.0),
+            })
+        })
+        .collect();
+    let mut latencies: Vec<f64> = per_instance
+        .into_iter()
+        .flat_map(|got| got.latencies)
+        .collect();
     latencies.sort_by(|a, b| a.total_cmp(b));
     let result = json!({
         "clients": args.clients,
@@ -308,6 +333,7 @@ async fn main() -> anyhow::Result<()> {
         "server_fanout_ms_p99": server_p99,
         "server_cpu_ms_per_move": server_cpu / args.moves.max(1) as f64,
         "client_cpu_ms_per_move": own_cpu / args.moves.max(1) as f64,
+        "per_instance": instances,
     });
     println!("{result}");
     Ok(())

@@ -109,6 +109,8 @@ fn seq_of(text: &[u8]) -> Option<i64> {
 
 struct Client {
     stream: mio::net::TcpStream,
+    /// Which base (instance) it is connected to.
+    base: usize,
     /// Bytes of an incomplete frame.
     pending: Vec<u8>,
     open: bool,
@@ -118,6 +120,16 @@ struct Client {
 pub struct Receiver {
     clients: Vec<Client>,
     poll: Poll,
+    bases: usize,
+}
+
+/// What one instance's clients received.
+#[derive(Default)]
+pub struct Received {
+    /// Every latency the recorder accepted (ms).
+    pub latencies: Vec<f64>,
+    /// The earliest arrival of each seq (ms after its move was sent; +inf: none).
+    pub first: Vec<f64>,
 }
 
 impl Receiver {
@@ -138,9 +150,11 @@ impl Receiver {
         let mut opening = FuturesUnordered::new();
         for i in 0..count {
             let (host, path) = &targets[i % targets.len()];
+            let base = i % targets.len();
             opening.push(async move {
                 connect(host, path)
                     .await
+                    .map(|opened| (base, opened))
                     .with_context(|| format!("socket {i}"))
             });
             if opening.len() >= ramp
@@ -152,19 +166,24 @@ impl Receiver {
         while let Some(opened) = opening.next().await {
             clients.push(Self::register(&poll, clients.len(), opened?)?);
         }
-        Ok(Self { clients, poll })
+        Ok(Self {
+            clients,
+            poll,
+            bases: targets.len(),
+        })
     }
 
     fn register(
         poll: &Poll,
         index: usize,
-        (stream, pending): (std::net::TcpStream, Vec<u8>),
+        (base, (stream, pending)): (usize, (std::net::TcpStream, Vec<u8>)),
     ) -> anyhow::Result<Client> {
         let mut stream = mio::net::TcpStream::from_std(stream);
         poll.registry()
             .register(&mut stream, Token(index), Interest::READABLE)?;
         Ok(Client {
             stream,
+            base,
             pending,
             open: true,
         })
@@ -174,9 +193,15 @@ impl Receiver {
         self.clients.iter().filter(|c| c.open).count()
     }
 
-    /// Reads until `stop`; returns every latency the recorder accepted (ms).
-    pub fn run(mut self, recorder: Arc<Recorder>, stop: Arc<AtomicBool>) -> Vec<f64> {
-        let mut latencies = Vec::with_capacity(recorder.sent_at.len() * self.clients.len());
+    /// Reads until `stop`; returns what each instance's clients received.
+    pub fn run(mut self, recorder: Arc<Recorder>, stop: Arc<AtomicBool>) -> Vec<Received> {
+        let per_base = recorder.sent_at.len() * self.clients.len() / self.bases.max(1);
+        let mut received: Vec<Received> = (0..self.bases)
+            .map(|_| Received {
+                latencies: Vec::with_capacity(per_base),
+                first: vec![f64::INFINITY; recorder.sent_at.len()],
+            })
+            .collect();
         let mut events = Events::with_capacity(1024);
         let mut scratch = vec![0u8; 64 * 1024];
         while !stop.load(Ordering::Acquire) {
@@ -189,16 +214,17 @@ impl Receiver {
             }
             for event in events.iter() {
                 if let Some(client) = self.clients.get_mut(event.token().0) {
-                    client.read_all(&mut scratch, &recorder, &mut latencies);
+                    let into = &mut received[client.base];
+                    client.read_all(&mut scratch, &recorder, into);
                 }
             }
         }
-        latencies
+        received
     }
 }
 
 impl Client {
-    fn read_all(&mut self, scratch: &mut [u8], recorder: &Recorder, latencies: &mut Vec<f64>) {
+    fn read_all(&mut self, scratch: &mut [u8], recorder: &Recorder, into: &mut Received) {
         loop {
             match self.stream.read(scratch) {
                 Ok(0) => {
@@ -211,12 +237,12 @@ impl Client {
                     // next arrival, so a second `recv` (answering "would block") is saved.
                     let drained = n < scratch.len();
                     if self.pending.is_empty() {
-                        let used = self.frames(&scratch[..n], now, recorder, latencies);
+                        let used = self.frames(&scratch[..n], now, recorder, into);
                         self.pending.extend_from_slice(&scratch[used..n]);
                     } else {
                         let mut data = std::mem::take(&mut self.pending);
                         data.extend_from_slice(&scratch[..n]);
-                        let used = self.frames(&data, now, recorder, latencies);
+                        let used = self.frames(&data, now, recorder, into);
                         data.drain(..used);
                         self.pending = data;
                     }
@@ -240,14 +266,22 @@ impl Client {
         data: &[u8],
         now: Instant,
         recorder: &Recorder,
-        latencies: &mut Vec<f64>,
+        into: &mut Received,
     ) -> usize {
         let mut used = 0;
         while let Some((opcode, payload, len)) = frame(&data[used..]) {
             match opcode {
                 0x1 => {
-                    if let Some(ms) = seq_of(payload).and_then(|seq| recorder.received(seq, now)) {
-                        latencies.push(ms);
+                    if let Some(seq) = seq_of(payload)
+                        && let Some(ms) = recorder.received(seq, now)
+                    {
+                        into.latencies.push(ms);
+                        if let Some(first) = usize::try_from(seq)
+                            .ok()
+                            .and_then(|i| into.first.get_mut(i))
+                        {
+                            *first = first.min(ms);
+                        }
                     }
                 }
                 // Ping: answer with a pong carrying the same data (a socket write that does
