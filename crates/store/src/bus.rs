@@ -131,30 +131,29 @@ impl Bus {
         }
     }
 
-    /// A bus that also goes through Redis; spawns the publisher and listener tasks (the
-    /// listener's subscriptions are connections of their own, made by `client`).
+    /// A bus that also goes through Redis; starts the publisher (on a thread of its own)
+    /// and the listener task. Each has connections of its own, made by `client`.
     pub fn redis(
         client: redis::Client,
-        conn: ConnectionManager,
         prefix: &str,
         shutdown: CancellationToken,
-    ) -> Self {
+    ) -> anyhow::Result<Self> {
         let (local, _) = broadcast::channel(8192);
         let (remote, queue) = mpsc::channel(16_384);
         let origin = Uuid::now_v7();
         let channel = channel_name(prefix);
-        tokio::spawn(publisher(
-            conn,
+        start_publisher(
+            client.clone(),
             channel.clone(),
             origin,
             queue,
             shutdown.clone(),
-        ));
+        )?;
         tokio::spawn(listener(client, channel, origin, local.clone(), shutdown));
-        Self {
+        Ok(Self {
             local,
             remote: Some(remote),
-        }
+        })
     }
 
     /// Delivers to this instance at once and queues for the others.
@@ -186,8 +185,35 @@ impl Bus {
     }
 }
 
+/// Runs [`publisher`] on a thread of its own. Why: the moment an event commits, this
+/// instance's hub starts writing it to its own sockets — for a large project, tens of
+/// milliseconds of both runtime workers — and a publisher task queued behind that work
+/// would hold the event back from every other instance's sockets for as long. On its own
+/// thread (its Redis connection's driver included) it is scheduled by the kernel as soon as
+/// the event is queued.
+fn start_publisher(
+    client: redis::Client,
+    channel: String,
+    origin: Uuid,
+    queue: mpsc::Receiver<BusMessage>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    // Made inside the thread's runtime: the connection's own tasks are spawned where it is.
+    let conn = {
+        let _inside = runtime.enter();
+        flowtrack_core::redis::connect(client)?
+    };
+    std::thread::Builder::new()
+        .name("redis-publish".into())
+        .spawn(move || runtime.block_on(publisher(conn, channel, origin, queue, shutdown)))?;
+    Ok(())
+}
+
 /// Publishes queued messages in order; a failed publish is logged and dropped (the database
-/// catch-up delivers it).
+/// catch-up delivers it). Ends with the shutdown or when every `Bus` is gone.
 async fn publisher(
     mut conn: ConnectionManager,
     channel: String,

@@ -76,11 +76,11 @@ impl Store {
             None => Counters::local(clock.clone()),
         };
         let shutdown = CancellationToken::new();
-        let bus = match (client, &redis) {
-            (Some(client), Some(conn)) => {
-                Bus::redis(client, conn.clone(), &config.redis_prefix, shutdown.clone())
+        let bus = match client {
+            Some(client) => {
+                Bus::redis(client, &config.redis_prefix, shutdown.clone()).context("REDIS_URL")?
             }
-            _ => Bus::in_process(),
+            None => Bus::in_process(),
         };
         let state = Store(Arc::new(Resources {
             jwt: JwtKeys::new(&secret),

@@ -12,6 +12,12 @@ use super::*;
 /// Fan-outs to at most this many sockets are written by the hub task itself.
 const WRITE_INLINE_UP_TO: usize = 64;
 
+/// A lane lets the worker run its other tasks after writing to this many sockets: a fan-out
+/// to thousands takes tens of milliseconds, and the tasks queued behind it on the same
+/// worker (the Redis publisher taking the event to the other instances, the answers to
+/// other requests) would wait for all of it.
+const YIELD_EVERY: usize = 256;
+
 type Targets = Vec<(ConnId, Arc<Outlet>)>;
 
 struct Job {
@@ -41,7 +47,13 @@ impl Lanes {
                 let (busy, commands) = (busy.clone(), commands.clone());
                 tokio::spawn(async move {
                     while let Some(job) = queue.recv().await {
-                        offer_all(&job.delivery, &job.targets, &commands);
+                        let mut shares = job.targets.chunks(YIELD_EVERY).peekable();
+                        while let Some(share) = shares.next() {
+                            offer_all(&job.delivery, share, &commands);
+                            if shares.peek().is_some() {
+                                tokio::task::yield_now().await;
+                            }
+                        }
                         drop(job);
                         busy.fetch_sub(1, Ordering::Release);
                     }
@@ -88,7 +100,7 @@ impl Lanes {
 
 fn offer_all(
     delivery: &Arc<Delivery>,
-    targets: &Targets,
+    targets: &[(ConnId, Arc<Outlet>)],
     commands: &mpsc::UnboundedSender<Command>,
 ) {
     for (id, outlet) in targets {

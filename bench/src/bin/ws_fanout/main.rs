@@ -1,7 +1,7 @@
 //! WebSocket fan-out load tool: opens N idle WebSocket clients against FlowTrack (optionally
 //! spread over two instances), measures the server's extra RSS per connection, then makes M
 //! moves and measures, for every client, the time from sending the move to receiving its
-//! event (all sockets read on one thread: [`receiver`]). Prints one JSON line of results, with the server's own part: its fan-out time per
+//! event (the sockets read by `--readers` threads: [`receiver`]). Prints one JSON line of results, with the server's own part: its fan-out time per
 //! event from `/metrics` (the hub taking the event → the last socket write returning; bucket
 //! upper bounds) and the CPU the servers and this tool used per move (they share the cores).
 //!
@@ -41,6 +41,9 @@ struct Args {
     /// Sockets opened at once while ramping up.
     #[arg(long, default_value_t = 200)]
     ramp: usize,
+    /// Threads reading the sockets (each a share of them; see `receiver.rs` for why not one).
+    #[arg(long, default_value_t = 2)]
+    readers: usize,
 }
 
 fn total_rss(pids: &[u32]) -> u64 {
@@ -224,13 +227,16 @@ async fn main() -> anyhow::Result<()> {
     let ws_path = format!("/ws/notifications/{user_id}?token={token}");
     let clients = args.clients;
     let started = Instant::now();
-    let receiver = Receiver::open(&socket_bases, &ws_path, clients, args.ramp).await?;
-    let opened = receiver.len();
+    let shares = Receiver::open(&socket_bases, &ws_path, clients, args.ramp, args.readers).await?;
+    let opened: usize = shares.iter().map(Receiver::len).sum();
     let stop = Arc::new(AtomicBool::new(false));
-    let reading = {
-        let (recorder, stop) = (recorder.clone(), stop.clone());
-        std::thread::spawn(move || receiver.run(recorder, stop))
-    };
+    let reading: Vec<_> = shares
+        .into_iter()
+        .map(|share| {
+            let (recorder, stop) = (recorder.clone(), stop.clone());
+            std::thread::spawn(move || share.run(recorder, stop))
+        })
+        .collect();
     let connect_secs = started.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_after = total_rss(&args.server_pid);
@@ -286,9 +292,20 @@ async fn main() -> anyhow::Result<()> {
         server_p99 = histogram_percentile(before, &after, 99.0).max(server_p99);
     }
     stop.store(true, Ordering::Release);
-    let mut per_instance = tokio::task::spawn_blocking(move || reading.join())
-        .await?
-        .map_err(|_| anyhow::anyhow!("the receiving thread panicked"))?;
+    let mut per_instance = tokio::task::spawn_blocking(move || {
+        let mut merged: Vec<receiver::Received> = Vec::new();
+        for reader in reading {
+            let got = reader
+                .join()
+                .map_err(|_| anyhow::anyhow!("a reading thread panicked"))?;
+            merged.resize_with(got.len().max(merged.len()), Default::default);
+            for (into, got) in merged.iter_mut().zip(got) {
+                into.merge(got);
+            }
+        }
+        anyhow::Ok(merged)
+    })
+    .await??;
     // Each instance's own figures: with two, the second gets each event through Redis, so
     // its first arrival per move shows what the trip costs.
     let instances: Vec<Value> = per_instance

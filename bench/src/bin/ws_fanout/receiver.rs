@@ -1,11 +1,16 @@
-//! The receiving side of the fan-out run: every WebSocket client on one thread, read with
-//! `epoll` (mio) and a minimal frame parser.
+//! The receiving side of the fan-out run: the WebSocket clients shared among a few reading
+//! threads, each reading its share with `epoll` (mio) and a minimal frame parser.
 //!
 //! The tool shares the machine's cores with the servers it measures, so whatever it spends
 //! per received frame is taken from the server and shows up as fan-out latency. One task per
 //! socket with a full WebSocket library cost ≈ 100 ms of CPU per move to 10 000 sockets
 //! (task wake-ups, a lock per read half, message allocation); here a frame costs one `recv`
 //! shared with its neighbours, a header parse and a scan for `"seq":`.
+//!
+//! Why more than one thread: the clients stand for machines that read in parallel. A single
+//! reading thread was a serial path of its own — ≈ 60 ms of `recv`s per move, run on a
+//! third of the two cores while the server's two writers ran — so the last sockets were read
+//! well after the server had written them.
 //!
 //! Server frames are never masked (RFC 6455 §5.1); the only frames the tool writes are pongs
 //! (masked, as a client must).
@@ -116,7 +121,7 @@ struct Client {
     open: bool,
 }
 
-/// Every client socket, read on one thread until `stop` is set.
+/// One reading thread's share of the client sockets, read until `stop` is set.
 pub struct Receiver {
     clients: Vec<Client>,
     poll: Poll,
@@ -132,22 +137,53 @@ pub struct Received {
     pub first: Vec<f64>,
 }
 
+impl Received {
+    /// Adds what another reading thread's clients of the same instance received.
+    pub fn merge(&mut self, other: Received) {
+        self.latencies.extend(other.latencies);
+        if self.first.len() < other.first.len() {
+            self.first.resize(other.first.len(), f64::INFINITY);
+        }
+        for (mine, theirs) in self.first.iter_mut().zip(other.first) {
+            *mine = mine.min(theirs);
+        }
+    }
+}
+
 impl Receiver {
     /// Opens `count` sockets to `ws_path` (relative to each base), alternating between the
-    /// bases, `ramp` handshakes at a time (as many clients reconnecting at once would).
+    /// bases, `ramp` handshakes at a time (as many clients reconnecting at once would), and
+    /// deals them to `readers` shares, each with sockets of every base.
     pub async fn open(
         bases: &[String],
         ws_path: &str,
         count: usize,
         ramp: usize,
-    ) -> anyhow::Result<Self> {
+        readers: usize,
+    ) -> anyhow::Result<Vec<Self>> {
         let targets: Vec<(String, String)> = bases
             .iter()
             .map(|b| split_base(b).map(|(host, prefix)| (host, format!("{prefix}{ws_path}"))))
             .collect::<anyhow::Result<_>>()?;
-        let poll = Poll::new()?;
-        let mut clients = Vec::with_capacity(count);
+        let mut shares = (0..readers.max(1))
+            .map(|_| {
+                Ok(Self {
+                    clients: Vec::with_capacity(count / readers.max(1) + 1),
+                    poll: Poll::new()?,
+                    bases: targets.len(),
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let share_count = shares.len();
         let mut opening = FuturesUnordered::new();
+        let mut opened_so_far = 0usize;
+        let mut place = |opened: (usize, (std::net::TcpStream, Vec<u8>))| {
+            let share = &mut shares[(opened_so_far / targets.len()) % share_count];
+            opened_so_far += 1;
+            let client = Self::register(&share.poll, share.clients.len(), opened)?;
+            share.clients.push(client);
+            anyhow::Ok(())
+        };
         for i in 0..count {
             let (host, path) = &targets[i % targets.len()];
             let base = i % targets.len();
@@ -160,17 +196,13 @@ impl Receiver {
             if opening.len() >= ramp
                 && let Some(opened) = opening.next().await
             {
-                clients.push(Self::register(&poll, clients.len(), opened?)?);
+                place(opened?)?;
             }
         }
         while let Some(opened) = opening.next().await {
-            clients.push(Self::register(&poll, clients.len(), opened?)?);
+            place(opened?)?;
         }
-        Ok(Self {
-            clients,
-            poll,
-            bases: targets.len(),
-        })
+        Ok(shares)
     }
 
     fn register(
