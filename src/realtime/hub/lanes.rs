@@ -14,8 +14,8 @@ const WRITE_INLINE_UP_TO: usize = 64;
 
 /// A lane lets the worker run its other tasks after writing to this many sockets: a fan-out
 /// to thousands takes tens of milliseconds, and the tasks queued behind it on the same
-/// worker (the Redis publisher taking the event to the other instances, the answers to
-/// other requests) would wait for all of it.
+/// worker (the hub, the answers to other requests) would wait for all of it. (The Redis
+/// publisher, which once waited here too, has a thread of its own: `bus.rs`.)
 const YIELD_EVERY: usize = 256;
 
 type Targets = Vec<(ConnId, Arc<Outlet>)>;
@@ -47,10 +47,10 @@ impl Lanes {
                 let (busy, commands) = (busy.clone(), commands.clone());
                 tokio::spawn(async move {
                     while let Some(job) = queue.recv().await {
-                        let mut shares = job.targets.chunks(YIELD_EVERY).peekable();
-                        while let Some(share) = shares.next() {
-                            offer_all(&job.delivery, share, &commands);
-                            if shares.peek().is_some() {
+                        let mut slices = job.targets.chunks(YIELD_EVERY).peekable();
+                        while let Some(slice) = slices.next() {
+                            offer_all(&job.delivery, slice, &commands);
+                            if slices.peek().is_some() {
                                 tokio::task::yield_now().await;
                             }
                         }
