@@ -1,7 +1,8 @@
 //! WebSocket fan-out load tool: opens N idle WebSocket clients against FlowTrack (optionally
 //! spread over two instances), measures the server's extra RSS per connection, then makes M
 //! moves and measures, for every client, the time from sending the move to receiving its
-//! event (the sockets read by `--readers` threads: [`receiver`]). Prints one JSON line of results, with the server's own part: its fan-out time per
+//! event (the sockets read by `--readers` threads, which pause `--nap-us` after a poll that
+//! found few sockets ready: [`receiver`]). Prints one JSON line of results, with the server's own part: its fan-out time per
 //! event from `/metrics` (the hub taking the event → the last socket write returning; bucket
 //! upper bounds) and the CPU the servers and this tool used per move (they share the cores).
 //!
@@ -44,6 +45,10 @@ struct Args {
     /// Threads reading the sockets (each a share of them; see `receiver.rs` for why not one).
     #[arg(long, default_value_t = 2)]
     readers: usize,
+    /// Microseconds a reading thread pauses after a poll that found few sockets ready, so the
+    /// server's sends do not each wake it (see `receiver.rs`); 0: never.
+    #[arg(long, default_value_t = 1000)]
+    nap_us: u64,
 }
 
 fn total_rss(pids: &[u32]) -> u64 {
@@ -234,7 +239,8 @@ async fn main() -> anyhow::Result<()> {
         .into_iter()
         .map(|share| {
             let (recorder, stop) = (recorder.clone(), stop.clone());
-            std::thread::spawn(move || share.run(recorder, stop))
+            let nap = Duration::from_micros(args.nap_us);
+            std::thread::spawn(move || share.run(recorder, stop, nap))
         })
         .collect();
     let connect_secs = started.elapsed().as_secs_f64();
@@ -334,6 +340,8 @@ async fn main() -> anyhow::Result<()> {
     latencies.sort_by(|a, b| a.total_cmp(b));
     let result = json!({
         "clients": args.clients,
+        "readers": args.readers,
+        "nap_us": args.nap_us,
         "opened": opened,
         "instances": if args.base2.is_some() { 2 } else { 1 },
         "connect_seconds": connect_secs,
