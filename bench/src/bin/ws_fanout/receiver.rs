@@ -21,9 +21,10 @@
 //! wake-up — a cost a server never pays for clients on other machines. Pausing
 //! (`--nap-us`, 1 ms by default) lets the ready sockets gather while the reader is not
 //! waiting on the epoll; it only adds to the latencies measured (a frame is read at most
-//! that much later). Measured on 10 000 sockets × 200 moves, one instance: p99 99.4 → 89.8
-//! ms (slow mode) and 83.6 → 71.8 (fast); two instances: no change (there the readers
-//! seldom run out of ready sockets).
+//! that much later). Measured on 10 000 sockets × 200 moves, one instance, the same server
+//! binary with and without the pause: p99 99.4 → 81.4 ms (3 runs each) and 106.1 → 89.8 (4
+//! runs, the box in its slow mode); two instances: no change (there the readers seldom run
+//! out of ready sockets).
 //!
 //! Server frames are never masked (RFC 6455 §5.1); the only frames the tool writes are pongs
 //! (masked, as a client must).
