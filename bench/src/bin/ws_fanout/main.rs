@@ -235,11 +235,11 @@ async fn main() -> anyhow::Result<()> {
     let shares = Receiver::open(&socket_bases, &ws_path, clients, args.ramp, args.readers).await?;
     let opened: usize = shares.iter().map(Receiver::len).sum();
     let stop = Arc::new(AtomicBool::new(false));
+    let nap = Duration::from_micros(args.nap_us);
     let reading: Vec<_> = shares
         .into_iter()
         .map(|share| {
             let (recorder, stop) = (recorder.clone(), stop.clone());
-            let nap = Duration::from_micros(args.nap_us);
             std::thread::spawn(move || share.run(recorder, stop, nap))
         })
         .collect();
